@@ -1,0 +1,1 @@
+"""deepnotes.optim"""
