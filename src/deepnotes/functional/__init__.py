@@ -1,1 +1,52 @@
-"""deepnotes.functional"""
+"""deepnotes.functional: the course's formulas as pure functions on tensors.
+
+Each function is written from its formula (given in its docstring) and tested against the
+PyTorch op it mirrors; ``deepnotes.nn`` wraps them in modules with a ``fused`` fast path.
+"""
+
+from deepnotes.functional.activations import gelu, hard_sigmoid, relu, sigmoid, tanh
+from deepnotes.functional.clip import clip_grad_norm_, grad_norm
+from deepnotes.functional.dropout import dropout, gaussian_noise
+from deepnotes.functional.losses import (
+    InvalidTargetError,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mae_loss,
+    mse_loss,
+    reduce_loss,
+)
+from deepnotes.functional.norms import batch_norm, layer_norm
+from deepnotes.functional.softmax import log_softmax, logsumexp, softmax
+
+__all__ = [
+    # activations (B5, B6)
+    "sigmoid",
+    "tanh",
+    "relu",
+    "hard_sigmoid",
+    "gelu",
+    # softmax (B7)
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    # losses (B3)
+    "InvalidTargetError",
+    "reduce_loss",
+    "l1_loss",
+    "mae_loss",
+    "mse_loss",
+    "cross_entropy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    # dropout and noise (G5)
+    "dropout",
+    "gaussian_noise",
+    # normalisation (O9, O10)
+    "batch_norm",
+    "layer_norm",
+    # gradient clipping (O11)
+    "grad_norm",
+    "clip_grad_norm_",
+]

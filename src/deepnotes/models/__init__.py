@@ -1,1 +1,81 @@
-"""deepnotes.models"""
+"""Models found by name: ``deepnotes.models.create("mlp", hidden=(256, 256))``.
+
+Each model is an ``nn.Module`` whose constructor takes one config dataclass; ``create`` fills the
+config from keyword overrides (strings are parsed by the field's type, as ``--set`` does) and tags
+the module with ``deepnotes_name`` and ``config`` so a checkpoint can rebuild it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from torch import nn
+
+from deepnotes.config import apply_overrides
+from deepnotes.registry import Registry
+
+MODELS = Registry("model")
+
+
+def register_model(name: str, config_cls: type, summary: str = ""):
+    """Class decorator: register ``cls(config)`` under ``name`` with its config dataclass."""
+
+    def wrap(cls: type) -> type:
+        cls.config_class = config_cls
+        MODELS.add(name, cls, summary)
+        return cls
+
+    return wrap
+
+
+def config_class(name: str) -> type:
+    return MODELS.get(name).config_class
+
+
+def create(name: str, config: Any = None, **overrides: Any) -> nn.Module:
+    """Build the model ``name`` from its config (default config updated by ``overrides``).
+
+    Example:
+        >>> m = create("mlp", in_features=4, hidden=(8,), num_classes=3)
+        >>> m.deepnotes_name, m.config.hidden
+        ('mlp', (8,))
+    """
+    cls = MODELS.get(name)
+    cfg = config if config is not None else cls.config_class()
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    model = cls(cfg)
+    model.deepnotes_name = name
+    model.config = cfg
+    return model
+
+
+def model_info(model: nn.Module) -> dict[str, Any] | None:
+    """``{"name": ..., "config": {...}}`` for a model built by :func:`create`, else None."""
+    name = getattr(model, "deepnotes_name", None)
+    cfg = getattr(model, "config", None)
+    if name is None or cfg is None or not dataclasses.is_dataclass(cfg):
+        return None
+    return {"name": name, "config": {k: (list(v) if isinstance(v, tuple) else v)
+                                     for k, v in dataclasses.asdict(cfg).items()}}
+
+
+def from_info(info: dict[str, Any]) -> nn.Module:
+    """Rebuild an (untrained) model from :func:`model_info`'s dict."""
+    cls = MODELS.get(info["name"])
+    fields = {f.name: f for f in dataclasses.fields(cls.config_class)}
+    kwargs = {}
+    for k, v in info.get("config", {}).items():
+        if k in fields:
+            default = getattr(cls.config_class(), k)
+            kwargs[k] = tuple(v) if isinstance(default, tuple) and isinstance(v, list) else v
+    return create(info["name"], **kwargs)
+
+
+# Register the built-in models (explicit imports; each module registers itself).
+from deepnotes.models import linear as _linear  # noqa: E402,F401
+from deepnotes.models import mlp as _mlp  # noqa: E402,F401
+from deepnotes.models import softmax as _softmax  # noqa: E402,F401
+
+__all__ = ["MODELS", "create", "config_class", "model_info", "from_info", "register_model"]

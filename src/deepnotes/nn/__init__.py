@@ -1,1 +1,17 @@
-"""deepnotes.nn"""
+"""deepnotes.nn: layers built on :mod:`deepnotes.functional`.
+
+Every layer takes ``fused=``: ``True`` runs PyTorch's kernel, ``False`` runs our formula;
+both share the same parameters (torch's names), so a model can switch paths at any time.
+"""
+
+from deepnotes.nn.activation import GELU, HardSigmoid, ReLU, Sigmoid, Tanh
+from deepnotes.nn.dropout import Dropout, GaussianNoise
+from deepnotes.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
+from deepnotes.nn.norms import BatchNorm1d, BatchNorm2d, LayerNorm
+
+__all__ = [
+    "Sigmoid", "Tanh", "ReLU", "GELU", "HardSigmoid",
+    "Dropout", "GaussianNoise",
+    "MSELoss", "L1Loss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+]

@@ -1,0 +1,208 @@
+"""The ``deepnotes`` command line: one table from command to function, imported lazily.
+
+    deepnotes list [models|datasets|lessons]
+    deepnotes run LESSON [--quick] [--set k=v ...] [--config FILE.toml] [--out DIR]
+    deepnotes train MODEL --data NAME [--set k=v ...] [--out DIR] [--resume]
+    deepnotes eval CHECKPOINT [--data NAME] [--split test]
+    deepnotes data status | deepnotes data get NAME [--dest DIR]
+
+Errors we expect (unknown names, bad --set values, missing data, broken checkpoints) print one
+sentence to stderr and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from deepnotes.errors import DeepnotesError
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import torch
+
+    import deepnotes
+
+    out = {"deepnotes": deepnotes.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
+           "python": platform.python_version(), "machine": f"{platform.machine()} {platform.system()}"}
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5)
+        if rev.returncode == 0:
+            out["git"] = rev.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _default_out(name: str) -> Path:
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+# ----------------------------------------------------------------------------- commands
+
+def cmd_list(args: argparse.Namespace) -> int:
+    what = args.what or "all"
+    tables: list[tuple[str, list[tuple[str, str]]]] = []
+    if what in ("models", "all"):
+        from deepnotes.models import MODELS
+
+        tables.append(("models", [(e.name, e.summary) for e in MODELS.entries()]))
+    if what in ("datasets", "all"):
+        from deepnotes.data import DATASETS
+
+        tables.append(("datasets", [(e.name, e.summary) for e in DATASETS.entries()]))
+    if what in ("lessons", "all"):
+        from deepnotes.lessons import LESSONS
+
+        tables.append(("lessons", [(e.name, e.summary) for e in LESSONS.entries()]))
+    for title, rows in tables:
+        print(f"{title}:")
+        width = max((len(n) for n, _ in rows), default=0)
+        for n, s in rows:
+            print(f"  {n:<{width}}  {s}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from deepnotes import lessons
+    from deepnotes.config import apply_overrides, load_toml, save_toml, to_dict
+
+    lesson = lessons.get(args.lesson)
+    cfg = lesson.config_class()
+    if args.config:
+        cfg = apply_overrides(cfg, load_toml(args.config))
+    if args.quick:
+        cfg = apply_overrides(cfg, {"quick": True})
+    cfg = apply_overrides(cfg, args.set or [])
+    out = Path(args.out) if args.out else _default_out(lesson.name)
+    out.mkdir(parents=True, exist_ok=True)
+    save_toml({"lesson": lesson.name, "config": to_dict(cfg), "versions": _versions()}, out / "config.toml")
+    t0 = time.perf_counter()
+    result = lesson.run(cfg, out)
+    seconds = time.perf_counter() - t0
+    if result.history:
+        _write_csv(result.history, out / "metrics.csv")
+    for tname, rows in result.tables.items():
+        if rows:
+            _write_csv(rows, out / f"{tname}.csv")
+    summary = {"lesson": lesson.name, "claim": result.claim, "concepts": list(lesson.concepts),
+               "metrics": result.metrics, "figures": result.figures, "seconds": round(seconds, 2),
+               "tables": result.tables, "checkpoint": result.checkpoint}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(f"{lesson.name}: {result.claim}")
+    for k, v in result.metrics.items():
+        print(f"  {k:<34} {v:.6g}" if isinstance(v, float) else f"  {k:<34} {v}")
+    print(f"  {'seconds':<34} {seconds:.1f}")
+    print(f"results in {out}/ (summary.json, metrics.csv, figures)")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from deepnotes.train.job import run_job
+
+    out = Path(args.out) if args.out else _default_out(args.model)
+    summary = run_job(args.model, args.data, args.set or [], out, resume=args.resume)
+    shown = {k: v for k, v in summary.items() if k.startswith("test_")}
+    final = summary.get("final", {})
+    print(f"trained {args.model} on {args.data} for {final.get('epoch', '?')} epochs")
+    for k, v in {**{k: final[k] for k in final if k.startswith(("train_", "val_"))}, **shown}.items():
+        print(f"  {k:<20} {v:.6g}")
+    print(f"run folder: {out}/ (checkpoint.safetensors, metrics.csv, summary.json, curves)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from deepnotes.train.job import evaluate_checkpoint
+
+    result = evaluate_checkpoint(Path(args.checkpoint), args.data, args.split)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from deepnotes import data
+
+    if args.action == "status":
+        for row in data.status():
+            mark = "ok " if row["available"] else "-- "
+            where = row["location"] if row["available"] else f"missing: {row['how_to_get']}"
+            print(f"{mark} {row['name']:<18} {where}")
+        return 0
+    if not args.name:
+        raise DeepnotesError("`deepnotes data get` needs a dataset name, e.g. `deepnotes data get fashion-mnist`")
+    print(data.get(args.name, dest=args.dest))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "list": cmd_list, "run": cmd_run, "train": cmd_train, "eval": cmd_eval, "data": cmd_data,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deepnotes", description="A deep-learning course as tested, runnable code.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list models, datasets and lessons")
+    s.add_argument("what", nargs="?", choices=["models", "datasets", "lessons"])
+
+    s = sub.add_parser("run", help="run a lesson and write its results to a run folder")
+    s.add_argument("lesson")
+    s.add_argument("--quick", action="store_true", help="seconds-long version (what the tests run)")
+    s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a config field")
+    s.add_argument("--config", metavar="FILE.toml", help="read config fields from a TOML file")
+    s.add_argument("--out", metavar="DIR", help="run folder (default runs/LESSON-TIME)")
+
+    s = sub.add_parser("train", help="train a registered model on a dataset")
+    s.add_argument("model")
+    s.add_argument("--data", required=True, metavar="NAME")
+    s.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="job field (epochs, lr, optimizer, ...) or model.FIELD=VALUE")
+    s.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL-TIME)")
+    s.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+
+    s = sub.add_parser("eval", help="evaluate a checkpoint on a dataset split")
+    s.add_argument("checkpoint")
+    s.add_argument("--data", metavar="NAME", help="dataset (default: the one it was trained on)")
+    s.add_argument("--split", default="test")
+
+    s = sub.add_parser("data", help="where the data is and how to get it")
+    s.add_argument("action", choices=["status", "get"])
+    s.add_argument("name", nargs="?")
+    s.add_argument("--dest", metavar="DIR")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DeepnotesError as e:
+        print(f"deepnotes: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepnotes: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Hooks into the Trainer's loop: record per-step losses, stop early, anything a lesson needs."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from deepnotes.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from deepnotes.train.trainer import Trainer
+
+__all__ = ["Callback", "EarlyStopping", "StepRecorder"]
+
+
+class Callback:
+    """Base class; override any of the hooks. Set ``trainer.should_stop = True`` to stop."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Before the first step (also after a resume)."""
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        """After each optimizer step; ``step`` counts from 1, ``loss`` is the minibatch loss."""
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        """After each epoch's row (train and validation numbers) is in the history."""
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """After the last epoch (or an early stop)."""
+
+
+class StepRecorder(Callback):
+    """Keeps the minibatch loss of every step and the learning rate that step used."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+        self.lrs: list[float] = []
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        self.losses.append(float(loss))
+        self.lrs.append(float(trainer.last_lr))
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (G3).
+
+    Example:
+        >>> stop = EarlyStopping("val_loss", patience=3)
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, mode: str = "min",
+                 min_delta: float = 0.0) -> None:
+        if mode not in ("min", "max"):
+            raise ConfigError(f"EarlyStopping mode must be 'min' or 'max', got {mode!r}")
+        if patience < 1:
+            raise ConfigError(f"EarlyStopping patience must be >= 1, got {patience}")
+        self.monitor, self.patience, self.mode, self.min_delta = monitor, patience, mode, min_delta
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        if self.monitor not in row:
+            raise ConfigError(f"EarlyStopping monitors {self.monitor!r} but the epoch row has only "
+                              f"{', '.join(row)}; pass validation data or monitor another column")
+        value = float(row[self.monitor])
+        better = (value < self.best - self.min_delta if self.mode == "min"
+                  else value > self.best + self.min_delta)
+        if better:
+            self.best, self.best_epoch, self.bad_epochs = value, int(row["epoch"]), 0
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs >= self.patience:
+                trainer.should_stop = True

@@ -1,0 +1,463 @@
+"""The Trainer: one loop for every model — minibatch steps, metrics, checkpoints, resume.
+
+One optimisation step on a minibatch :math:`\\mathcal B` (B4, B8):
+
+.. math::
+    L_{\\mathcal B}(\\theta) = \\frac{1}{|\\mathcal B|}\\sum_{i\\in\\mathcal B} \\ell(f_\\theta(x_i), y_i),
+    \\qquad \\theta \\leftarrow \\text{optimizer}(\\theta, \\nabla_\\theta L_{\\mathcal B})
+
+An *epoch* runs over all minibatches once; after each epoch the Trainer records the mean
+training loss and metrics (weighted by batch size), evaluates the validation data, writes a row
+of ``metrics.csv``, and (with ``out_dir``) saves a checkpoint from which :meth:`Trainer.fit`
+with ``resume=`` continues to exactly the numbers an uninterrupted run gives: model,
+optimizer, schedule, data order and every random generator are restored.
+
+Example:
+    >>> import torch
+    >>> from deepnotes.data import MiniBatches
+    >>> from deepnotes.optim import SGD
+    >>> x = torch.randn(64, 3); y = x @ torch.tensor([1.0, -2.0, 0.5])
+    >>> model = torch.nn.Linear(3, 1)
+    >>> trainer = Trainer(model, SGD(model.parameters(), lr=0.1),
+    ...                   lambda out, t: ((out.squeeze(1) - t) ** 2).mean(),
+    ...                   MiniBatches((x, y), batch_size=16), config=TrainConfig(epochs=20))
+    >>> trainer.fit().last()["train_loss"] < 1e-3
+    True
+
+Notes: B4, B8 (minibatch training), B11 (devices, saving), O7 (schedules), O11 (clipping).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from deepnotes.data.loader import MiniBatches
+from deepnotes.errors import CheckpointError, ConfigError, NonFiniteLossError
+from deepnotes.functional.clip import clip_grad_norm_
+from deepnotes.runtime import resolve_device, seed_everything
+from deepnotes.train.callbacks import Callback
+from deepnotes.train.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+from deepnotes.train.history import History
+
+__all__ = ["TrainConfig", "Trainer", "default_loss_step"]
+
+Batch = Sequence[Tensor]
+#: ``loss_step(model, loss_fn, batch) -> (loss, outputs, targets)``; outputs/targets feed the
+#: metrics (``None`` skips them for the batch).
+LossStep = Callable[[nn.Module, Callable[..., Tensor], Batch], tuple[Tensor, Any, Any]]
+
+
+@dataclass
+class TrainConfig:
+    """How to train (not what): epochs, devices, clipping, output.
+
+    Attributes:
+        epochs: passes over the training data (with ``max_steps``: an upper bound).
+        max_steps: stop after this many optimizer steps (``None``: no limit).
+        grad_clip: clip the global gradient norm to this value (O11); ``None``: no clipping.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        seed: seeds Python, NumPy and torch at the start of a fresh ``fit``.
+        scheduler_interval: step the schedule after every ``"step"`` or every ``"epoch"``.
+        progress: progress bar with loss, throughput and ETA; ``None``: only on a terminal.
+        out_dir: folder for ``metrics.csv``, curves and checkpoints (``None``: keep in memory).
+        checkpoint_every: save a checkpoint every this many epochs (0: only at the end).
+        eval_every: validate every this many epochs (the last epoch is always validated).
+    """
+
+    epochs: int = 10
+    max_steps: int | None = None
+    grad_clip: float | None = None
+    device: str = "auto"
+    seed: int = 0
+    scheduler_interval: str = "step"
+    progress: bool | None = None
+    out_dir: str | None = None
+    checkpoint_every: int = 1
+    eval_every: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ConfigError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            raise ConfigError(f"max_steps must be a positive integer or None, got {self.max_steps!r}")
+        if self.grad_clip is not None and not (self.grad_clip > 0 and math.isfinite(self.grad_clip)):
+            raise ConfigError(f"grad_clip must be a positive number or None, got {self.grad_clip!r}")
+        if self.scheduler_interval not in ("step", "epoch"):
+            raise ConfigError(f"scheduler_interval must be 'step' or 'epoch', got {self.scheduler_interval!r}")
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
+            raise ConfigError(f"checkpoint_every must be an integer >= 0, got {self.checkpoint_every!r}")
+        if not isinstance(self.eval_every, int) or self.eval_every < 1:
+            raise ConfigError(f"eval_every must be a positive integer, got {self.eval_every!r}")
+
+
+def default_loss_step(model: nn.Module, loss_fn: Callable[..., Tensor], batch: Batch
+                      ) -> tuple[Tensor, Tensor, Tensor]:
+    """``(x, y) -> loss_fn(model(x), y)``; more inputs ``(x1, ..., xk, y)`` go to ``model(*xs)``."""
+    if len(batch) < 2:
+        raise ConfigError(f"a training batch must hold inputs and targets, got {len(batch)} tensor(s); "
+                          f"give MiniBatches((x, y)) or pass a custom loss_step")
+    *inputs, targets = batch
+    outputs = model(*inputs)
+    return loss_fn(outputs, targets), outputs, targets
+
+
+def _batch_size(batch: Batch) -> int:
+    return int(batch[-1].shape[0]) if batch[-1].dim() > 0 else 1
+
+
+class _Sums:
+    """Running sums of per-example loss and metrics over one epoch (tensors stay on device)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.n = 0
+        self.sums: dict[str, Any] = {name: 0.0 for name in ["loss", *names]}
+        self.seconds = 0.0
+        self.grad_norm_sum = 0.0
+        self.grad_norm_count = 0
+
+    def add(self, name: str, value: Any, n: int) -> None:
+        value = value.detach() if isinstance(value, Tensor) else value
+        self.sums[name] = self.sums[name] + value * n
+
+    def means(self, prefix: str) -> dict[str, float]:
+        return {f"{prefix}{k}": (float(v) / self.n if self.n else math.nan) for k, v in self.sums.items()}
+
+    def state(self) -> dict[str, Any]:
+        return {"n": self.n, "sums": {k: float(v) for k, v in self.sums.items()},
+                "seconds": self.seconds, "grad_norm_sum": float(self.grad_norm_sum),
+                "grad_norm_count": self.grad_norm_count}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _Sums:
+        sums = cls(())
+        sums.sums = dict(state["sums"])
+        sums.n, sums.seconds = int(state["n"]), float(state["seconds"])
+        sums.grad_norm_sum = float(state["grad_norm_sum"])
+        sums.grad_norm_count = int(state["grad_norm_count"])
+        return sums
+
+
+class Trainer:
+    """Train any ``nn.Module`` with any optimizer, loss and data (see the module docstring).
+
+    Args:
+        model: the network; moved to ``config.device``.
+        optimizer: a ``torch.optim.Optimizer`` (ours or torch's); ``None`` for evaluation only.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar`` (mean over the batch).
+        train_data: :class:`~deepnotes.data.MiniBatches` (restartable, resumable) or any
+            re-iterable of ``(inputs..., targets)`` tuples.
+        val_data: same kinds, evaluated after each epoch (``None``: no validation).
+        scheduler: a learning-rate schedule stepped per ``config.scheduler_interval``.
+        metrics: ``{"name": fn(outputs, targets) -> batch mean}``, e.g. ``{"accuracy": accuracy}``.
+        config: a :class:`TrainConfig`.
+        callbacks: :class:`~deepnotes.train.callbacks.Callback` objects.
+        model_info: JSON dict stored in checkpoints to rebuild the model
+            (see :func:`deepnotes.models.model_info`).
+        loss_step: ``(model, loss_fn, batch) -> (loss, outputs, targets)`` for models whose
+            batches are more than ``(x, y)`` (masks, teacher forcing ...).
+
+    Attributes:
+        history: a :class:`~deepnotes.train.history.History` with one row per epoch.
+        epoch, step: epochs and optimizer steps completed.
+        last_lr: the learning rate (of the first parameter group) the latest step used.
+        should_stop: set ``True`` (e.g. in a callback) to stop after the current epoch.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                 loss_fn: Callable[..., Tensor], train_data: Iterable[Batch] | None,
+                 val_data: Iterable[Batch] | None = None, *, scheduler: Any = None,
+                 metrics: dict[str, Callable[[Any, Any], Any]] | None = None,
+                 config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
+                 model_info: dict[str, Any] | None = None,
+                 loss_step: LossStep | None = None) -> None:
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"Trainer needs an nn.Module as model, got {type(model).__name__}")
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise ConfigError(f"Trainer needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        self.config = config or TrainConfig()
+        self.device = resolve_device(self.config.device)
+        self.model = model.to(self.device)
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.train_data = train_data
+        self.val_data = val_data
+        self.scheduler = scheduler
+        self.metrics = dict(metrics or {})
+        self.callbacks = list(callbacks)
+        self.model_info = model_info
+        self.loss_step = loss_step or default_loss_step
+        self.history = History(columns=self._columns())
+        self.epoch = 0
+        self.step = 0
+        self.should_stop = False
+        self.last_lr = math.nan
+        self._partial: _Sums | None = None  # sums of an epoch interrupted by max_steps
+        self.out_dir = Path(self.config.out_dir) if self.config.out_dir else None
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """``out_dir/checkpoint.safetensors`` (with ``checkpoint.json`` beside it)."""
+        return self.out_dir / "checkpoint.safetensors" if self.out_dir else None
+
+    def fit(self, resume: str | Path | bool | None = None) -> History:
+        """Train until ``config.epochs`` (or ``max_steps``) are done; return the history.
+
+        Args:
+            resume: a checkpoint path (or ``True`` for this run's own ``checkpoint_path``) to
+                continue from; the result equals the uninterrupted run's.
+
+        Raises:
+            NonFiniteLossError: the loss became NaN/inf (the message names the step).
+            CheckpointError: ``resume`` names a missing or mismatched checkpoint.
+        """
+        if self.optimizer is None or self.train_data is None:
+            raise ConfigError("fit() needs an optimizer and training data; this Trainer was built "
+                              "for evaluation only")
+        cfg = self.config
+        if resume:
+            path = self.checkpoint_path if resume is True else Path(resume)
+            if path is None:
+                raise ConfigError("fit(resume=True) needs config.out_dir to find the checkpoint")
+            self.load_checkpoint(path, restore_rng=True)
+        elif self.step == 0 and self._partial is None:
+            seed_everything(cfg.seed)
+        # else: a second fit() on this Trainer continues where the first stopped, RNGs as they are
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        self.should_stop = False
+        while (self.epoch < cfg.epochs and not self.should_stop
+               and not self._steps_done()):
+            row = self._train_epoch()
+            if row is None:  # max_steps reached inside the epoch
+                break
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, row)
+            if self.out_dir is not None:
+                self.history.to_csv(self.out_dir / "metrics.csv")
+                last = self.epoch >= cfg.epochs or self.should_stop or self._steps_done()
+                if last or (cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0):
+                    self.save_checkpoint()
+        if self.out_dir is not None:
+            self.history.to_csv(self.out_dir / "metrics.csv")
+            self.history.plot(self.out_dir)
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        return self.history
+
+    @torch.no_grad()
+    def evaluate(self, data: Iterable[Batch], metrics: dict[str, Callable] | None = None
+                 ) -> dict[str, float]:
+        """Mean loss and metrics over ``data`` in eval mode (dropout off, BN running stats).
+
+        A shuffling :class:`MiniBatches` is read in its stored order without touching its
+        epoch counter, so evaluating the training data does not change the training run.
+        """
+        metrics = self.metrics if metrics is None else metrics
+        if isinstance(data, MiniBatches):
+            data = MiniBatches(data.tensors, batch_size=max(data.batch_size, 1024), shuffle=False)
+        was_training = self.model.training
+        self.model.eval()
+        sums = _Sums(metrics)
+        try:
+            for batch in data:
+                batch = self._to_device(batch)
+                loss, outputs, targets = self.loss_step(self.model, self.loss_fn, batch)
+                n = _batch_size(batch)
+                sums.n += n
+                sums.add("loss", loss, n)
+                if outputs is not None:
+                    for name, fn in metrics.items():
+                        sums.add(name, fn(outputs, targets), n)
+        finally:
+            self.model.train(was_training)
+        return sums.means("")
+
+    def save_checkpoint(self, path: str | Path | None = None) -> Path:
+        """Write model, optimizer, schedule, data position, RNGs and history (atomically)."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        if path is None:
+            raise ConfigError("save_checkpoint() needs a path or config.out_dir")
+        state = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history.rows,
+            "loader": (self.train_data.state_dict() if isinstance(self.train_data, MiniBatches)
+                       else None),
+            "partial": self._partial.state() if self._partial is not None else None,
+            "config": asdict(self.config),
+        }
+        return save_checkpoint(path, self.model, self.optimizer, self.scheduler, trainer_state=state,
+                               model_info=self.model_info)
+
+    def load_checkpoint(self, path: str | Path, restore_rng: bool = False) -> dict[str, Any]:
+        """Restore everything :meth:`save_checkpoint` wrote (RNGs only with ``restore_rng``)."""
+        st_path, json_path = checkpoint_paths(path)
+        if not st_path.exists() or not json_path.exists():
+            raise CheckpointError(f"no checkpoint at {st_path} (and {json_path.name}); train without "
+                                  f"resume first, or point resume at a run folder that has one")
+        loaded = load_checkpoint(path, self.model, self.optimizer, self.scheduler,
+                                 map_location="cpu", restore_rng=restore_rng)
+        state = loaded["trainer_state"] or {}
+        missing = [k for k in ("epoch", "step", "history") if k not in state]
+        if missing:
+            raise CheckpointError(f"checkpoint {st_path} has no trainer state key(s) {missing}; it "
+                                  f"was not written by Trainer.save_checkpoint")
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.history = History(state["history"], columns=self._columns())
+        if state.get("loader") is not None and isinstance(self.train_data, MiniBatches):
+            self.train_data.load_state_dict(state["loader"])
+        self._partial = _Sums.from_state(state["partial"]) if state.get("partial") else None
+        return loaded
+
+    # ------------------------------------------------------------------ the loop
+    def _columns(self) -> list[str]:
+        cols = ["epoch", "step", "train_loss", *[f"train_{m}" for m in self.metrics]]
+        if self.val_data is not None:
+            cols += ["val_loss", *[f"val_{m}" for m in self.metrics]]
+        return cols + ["lr", "seconds", "examples_per_sec"]
+
+    def _steps_done(self) -> bool:
+        return self.config.max_steps is not None and self.step >= self.config.max_steps
+
+    def _to_device(self, batch: Any) -> tuple[Any, ...]:
+        if isinstance(batch, Tensor):
+            batch = (batch,)
+        return tuple(t.to(self.device, non_blocking=True) if isinstance(t, Tensor) else t
+                     for t in batch)
+
+    def _show_progress(self) -> bool:
+        if self.config.progress is None:
+            return sys.stderr.isatty()
+        return bool(self.config.progress)
+
+    def _nonfinite(self, loss: float, batch_index: int) -> NonFiniteLossError:
+        lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else math.nan
+        return NonFiniteLossError(
+            f"the training loss became {loss} at step {self.step + 1} (epoch {self.epoch + 1}, "
+            f"batch {batch_index + 1}); lower the learning rate (now {lr:g}), clip gradients "
+            f"with grad_clip, or check the inputs for NaN/inf"
+        )
+
+    def _train_epoch(self) -> dict[str, Any] | None:
+        cfg = self.config
+        loader = self.train_data
+        if self._partial is None:
+            sums = _Sums(self.metrics)
+            if isinstance(loader, MiniBatches):
+                loader.set_epoch(self.epoch)
+            first_batch = 0
+        else:  # continuing an epoch cut short by max_steps
+            sums, self._partial = self._partial, None
+            if self.history.rows and self.history.rows[-1].get("partial"):
+                self.history.rows.pop()  # the partial row is rebuilt when the epoch finishes
+            first_batch = 0
+            if isinstance(loader, MiniBatches):
+                # re-arm the loader at the batch after the last one trained on (needed when
+                # the cut pass is still the loader's latest, i.e. fit() is called again)
+                loader.load_state_dict(loader.state_dict())
+                first_batch = loader.state_dict()["batch"]
+        try:
+            total = len(loader)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+        bar = None
+        if self._show_progress():
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=first_batch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                       unit="batch", leave=False, dynamic_ncols=True)
+        self.model.train()
+        on_cpu = self.device.type == "cpu"
+        started = time.perf_counter()
+        examples_this_run = 0
+        cut_short = False
+        for b, batch in enumerate(loader, start=first_batch):
+            batch = self._to_device(batch)
+            loss, outputs, targets = self.loss_step(self.model, self.loss_fn, batch)
+            if loss.dim() != 0:
+                raise ConfigError(f"the loss must be a scalar (mean over the batch), got shape "
+                                  f"{tuple(loss.shape)}; use reduction='mean'")
+            # One host sync per step on the CPU (free there); on CUDA the check is batched
+            # into the epoch sums and checked below.
+            if on_cpu and not math.isfinite(loss_value := loss.item()):
+                raise self._nonfinite(loss_value, b)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                norm = clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                sums.grad_norm_sum += float(norm)
+                sums.grad_norm_count += 1
+            self.last_lr = self.optimizer.param_groups[0]["lr"]
+            self.optimizer.step()
+            if self.scheduler is not None and cfg.scheduler_interval == "step":
+                self.scheduler.step()
+            self.step += 1
+            n = _batch_size(batch)
+            sums.n += n
+            examples_this_run += n
+            sums.add("loss", loss, n)
+            if outputs is not None:
+                with torch.no_grad():
+                    for name, fn in self.metrics.items():
+                        sums.add(name, fn(outputs.detach(), targets), n)
+            for cb in self.callbacks:
+                cb.on_step_end(self, self.step, loss.detach())
+            if not on_cpu and self.step % 50 == 0 and not math.isfinite(float(sums.sums["loss"])):
+                raise self._nonfinite(float(loss.detach()), b)
+            if bar is not None:
+                bar.update(1)
+                if self.step % 10 == 0 or b + 1 == total:
+                    elapsed = time.perf_counter() - started
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}",
+                                    ex_per_s=f"{examples_this_run / max(elapsed, 1e-9):.0f}")
+            if self._steps_done() and (total is None or b + 1 < total):
+                cut_short = True
+                break
+        if bar is not None:
+            bar.close()
+        sums.seconds += time.perf_counter() - started
+        if not math.isfinite(float(sums.sums["loss"])):
+            raise self._nonfinite(float(sums.sums["loss"]), max(b, 0))
+        if sums.n == 0:
+            raise ConfigError("the training data yielded no batches; check its size and batch_size")
+        row = self._row(sums, validate=not cut_short and (
+            (self.epoch + 1) % cfg.eval_every == 0 or self.epoch + 1 == cfg.epochs))
+        if cut_short:
+            row["partial"] = True
+            self._partial = sums
+            self.history.append(row)
+            if self.out_dir is not None:
+                self.history.to_csv(self.out_dir / "metrics.csv")
+                self.save_checkpoint()
+            return None
+        self.epoch += 1
+        if self.scheduler is not None and cfg.scheduler_interval == "epoch":
+            self.scheduler.step()
+        self.history.append(row)
+        if bar is not None or (self.config.progress and not sys.stderr.isatty()):
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items()
+                              if k not in ("epoch", "step") and isinstance(v, float))
+            print(f"epoch {self.epoch}/{cfg.epochs}: {shown}", file=sys.stderr)
+        return row
+
+    def _row(self, sums: _Sums, validate: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
+        row.update(sums.means("train_"))
+        if validate and self.val_data is not None:
+            row.update({f"val_{k}": v for k, v in self.evaluate(self.val_data).items()})
+        # the rate the epoch's last step used (before a per-step schedule moved it on)
+        row["lr"] = float(self.last_lr)
+        if sums.grad_norm_count:
+            row["grad_norm"] = sums.grad_norm_sum / sums.grad_norm_count
+        row["seconds"] = sums.seconds
+        row["examples_per_sec"] = sums.n / sums.seconds if sums.seconds > 0 else math.nan
+        return row
