@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 LESSON ?= mlp
-OUT    ?= runs
+OUT    ?= runs/$(LESSON)
 STAMP  := $(VENV)/.deepnotes-installed
 DATA_STAMP := $(VENV)/.deepnotes-data
 

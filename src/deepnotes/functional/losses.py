@@ -144,7 +144,9 @@ def mse_loss(
 
 def _check_class_target(input: Tensor, target: Tensor, ignore_index: int) -> None:
     if input.dim() == 0:
-        raise ShapeError("cross_entropy expects logits of shape (C,), (N, C) or (N, C, d1, ...), got a scalar")
+        raise ShapeError(
+            "cross_entropy expects logits of shape (C,), (N, C) or (N, C, d1, ...), got a scalar"
+        )
     expected = tuple(input.shape[:1] + input.shape[2:]) if input.dim() > 1 else ()
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise InvalidTargetError(

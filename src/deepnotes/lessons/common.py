@@ -64,6 +64,16 @@ def fit_classifier(model: nn.Module, train_ds: Any, test_ds: Any | None, **kwarg
     return fit_model(model, CrossEntropyLoss(), train_ds, test_ds,
                      metrics={"accuracy": accuracy}, **kwargs)
 
+def save_model(model: nn.Module, out_dir: Path) -> str:
+    """Save ``model`` as the run folder's ``checkpoint.safetensors`` (+ ``.json``); return its path.
+
+    ``deepnotes eval`` rebuilds the model from the stored ``model_info``.
+    """
+    from deepnotes.train.checkpoint import save_checkpoint
+
+    return str(save_checkpoint(Path(out_dir) / "checkpoint", model, model_info=model_info(model)))
+
+
 def fit_metrics(fit: Fit, n_train: int) -> dict[str, float]:
     """The numbers every classification lesson reports about its main run."""
     last = fit.history.last()

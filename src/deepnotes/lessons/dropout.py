@@ -24,7 +24,7 @@ import torch  # noqa: E402
 from deepnotes.data import load  # noqa: E402
 from deepnotes.functional import softmax  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier  # noqa: E402
+from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 
 NAME = "dropout"
@@ -117,4 +117,5 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         "mc_entropy_wrong": h_wrong,
     }
     return LessonResult(NAME, metrics, [str(path)], drop["history"].rows,
-                        claim="dropout narrows the train/test gap and MC-dropout entropy is higher on errors")
+                        claim="dropout narrows the train/test gap and MC-dropout entropy is higher on errors",
+                        checkpoint=save_model(drop["model"], out_dir))

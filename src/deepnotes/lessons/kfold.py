@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from deepnotes.data import kfold_indices, load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier  # noqa: E402
+from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 
 NAME = "k-fold"
@@ -55,7 +55,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         return fit_classifier(model, train_ds, val_ds, optimizer="adam", lr=1e-2, epochs=epochs,
                               batch_size=64, seed=cfg.seed, progress=False)
 
-    rows = []
+    rows, final_models = [], {}
     for w in widths:
         scores = []
         for tr_idx, va_idx in kfold_indices(len(pool), folds, shuffle=True, seed=cfg.seed):
@@ -63,6 +63,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
             scores.append(fit.test["accuracy"])  # held-out fold accuracy
         # Observed only after the choice is made below; never used to choose.
         final = train(w, pool, test)
+        final_models[w] = final.model
         rows.append({"width": w, "cv_accuracy": mean(scores), "cv_std": stdev(scores),
                      "train_accuracy": final.history.last()["train_accuracy"],
                      "test_accuracy": final.test["accuracy"]})
@@ -99,4 +100,5 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         "smallest_test_accuracy": smallest["test_accuracy"],
     }
     return LessonResult(NAME, metrics, [str(path)], rows, tables={"widths": rows},
-                        claim="the width with the best N-fold CV accuracy has test accuracy near the best candidate's")
+                        claim="the width with the best N-fold CV accuracy has test accuracy near the best candidate's",
+                        checkpoint=save_model(final_models[chosen["width"]], out_dir))

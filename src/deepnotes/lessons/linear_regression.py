@@ -22,6 +22,8 @@ import torch  # noqa: E402
 
 from deepnotes.data import load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
+from deepnotes.lessons.common import save_model  # noqa: E402
+from deepnotes.models import create  # noqa: E402
 from deepnotes.models.linear import gradient_descent, normal_equation  # noqa: E402
 
 NAME = "linear-regression"
@@ -92,6 +94,11 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
+    # the GD solution as a model the CLI can load (`deepnotes eval`); its target is standardised
+    model = create("linear-regression", in_features=x.shape[1])
+    with torch.no_grad():
+        model.linear.weight.copy_(good["w"].reshape(1, -1).float())
+        model.linear.bias.copy_(good["b"].reshape(1).float())
     history = [{"step": t, **{f"mse_{k.replace(' ', '_')}": r["loss"][t].item() for k, r in runs.items()}}
                for t in range(0, steps + 1, max(1, steps // 100))]
     return LessonResult(
@@ -99,4 +106,5 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         claim="GD with η < 2/λ_max reaches the closed-form solution; η ≪ 2/λ_max crawls; η > 2/λ_max diverges.",
         tables={"weights": [{"feature": i, "closed_form": w_cf[i].item(), "gd": good["w"][i].item()}
                             for i in range(len(w_cf))]},
+        checkpoint=save_model(model, out_dir),
     )

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from deepnotes.data import load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier  # noqa: E402
+from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.train import Callback  # noqa: E402
 
@@ -63,7 +63,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     epochs = min(cfg.epochs, 2) if cfg.quick else cfg.epochs
     train = load("fashion-mnist", split="train", limit=limit)
     test = load("fashion-mnist", split="test", limit=2000 if cfg.quick else None)
-    rows, curves = [], {}
+    rows, curves, fitted = [], {}, {}
     for label, (opt, lr, kwargs) in SETTINGS.items():
         model = create("mlp", in_features=784, hidden=(256,), num_classes=10)
         rec = StepLosses()
@@ -72,6 +72,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
                              callbacks=(rec,), optimizer_kwargs=kwargs)
         full_train = fit.trainer.evaluate(fit.trainer.train_data)
         curves[label] = rec.losses
+        fitted[opt] = fit.model
         rows.append({"optimizer": label, "lr": lr, "final_train_loss": full_train["loss"],
                      "test_accuracy": fit.test["accuracy"],
                      "seconds": sum(r["seconds"] for r in fit.history.rows)})
@@ -95,5 +96,6 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     metrics = {f"{k}_train_loss": r["final_train_loss"] for k, r in by.items()}
     metrics.update({f"{k}_test_accuracy": r["test_accuracy"] for k, r in by.items()})
     return LessonResult(NAME, metrics, [str(path)], [], tables={"optimizers": rows},
-                        claim="momentum and the adaptive methods reach a lower training loss than plain SGD in the same steps")
+                        claim="momentum and the adaptive methods reach a lower training loss than plain SGD in the same steps",
+                        checkpoint=save_model(fitted["adam"], out_dir))
 

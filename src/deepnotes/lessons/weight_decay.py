@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 from deepnotes.data import ArrayDataset, MiniBatches, load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, fit_model  # noqa: E402
+from deepnotes.lessons.common import fit_classifier, fit_model, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.nn import MSELoss  # noqa: E402
 
@@ -92,8 +92,12 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         test = fit.trainer.evaluate(MiniBatches(te, batch_size=1024, shuffle=False))
         sweep.append({"lambda": lam, "train_loss": fit.history.last()["train_loss"],
                       "val_loss": fit.test["loss"], "test_loss": test["loss"],
-                      "test_accuracy": test["accuracy"], "w_norm": model.linear.weight.norm().item()})
+                      "test_accuracy": test["accuracy"], "w_norm": model.linear.weight.norm().item(),
+                      "model": model})
     best = min(sweep, key=lambda r: r["val_loss"])  # chosen on validation, never on test
+    chosen_model = best["model"]
+    for r in sweep:
+        del r["model"]
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     axes[0].semilogy(range(1, len(plain["curve"]) + 1), plain["curve"], label="λ = 0")
@@ -129,4 +133,5 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         "images_chosen_test_accuracy": best["test_accuracy"],
     }
     return LessonResult(NAME, metrics, [str(path)], [], tables={"images_sweep": sweep},
-                        claim="L2 weight decay shrinks ||w|| and lowers held-out loss when n is small and d large")
+                        claim="L2 weight decay shrinks ||w|| and lowers held-out loss when n is small and d large",
+                        checkpoint=save_model(chosen_model, out_dir))

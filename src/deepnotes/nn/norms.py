@@ -21,17 +21,19 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 class _BatchNorm(nn.Module):
     _dims: tuple[int, ...] = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
                  fused: bool = True) -> None:
         super().__init__()
         if int(num_features) < 1:
             raise ConfigError(f"{type(self).__name__} needs num_features >= 1, got {num_features}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ConfigError(f"{type(self).__name__} momentum must be in [0, 1], got {momentum}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ConfigError(
+                f"{type(self).__name__} momentum must be in [0, 1] or None, got {momentum}"
+            )
         self.num_features = int(num_features)
         self.eps = float(eps)
-        self.momentum = float(momentum)
+        self.momentum = None if momentum is None else float(momentum)
         self.affine = affine
         self.track_running_stats = track_running_stats
         self.fused = fused
@@ -62,18 +64,22 @@ class _BatchNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
         use_batch = self.training or not self.track_running_stats
+        # m: the given momentum, or 1/t (a plain average of the t batches seen) when it is None
+        momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                momentum = 1.0 / float(self.num_batches_tracked)
         if self.fused:
             return TF.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                                 use_batch, self.momentum, self.eps)
+                                 use_batch, momentum, self.eps)
         if use_batch:
             return F.batch_norm(x, self.running_mean if self.training else None,
                                 self.running_var if self.training else None,
-                                self.weight, self.bias, training=True, momentum=self.momentum,
+                                self.weight, self.bias, training=True, momentum=momentum,
                                 eps=self.eps)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=False, momentum=self.momentum, eps=self.eps)
+                            training=False, momentum=momentum, eps=self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -94,7 +100,8 @@ class BatchNorm1d(_BatchNorm):
     Args:
         num_features: ``C``.
         eps: :math:`\epsilon`. Default ``1e-5``.
-        momentum: :math:`m`. Default ``0.1``.
+        momentum: :math:`m`, or ``None`` for a cumulative average (:math:`m = 1/t` at the
+            :math:`t`-th training batch). Default ``0.1``.
         affine: learn :math:`\gamma, \beta`. Default ``True``.
         track_running_stats: keep :math:`\hat\mu, \hat\sigma^2`. Default ``True``.
         fused: ``torch.nn.functional.batch_norm`` (``True``) or ours. Default ``True``.

@@ -100,7 +100,7 @@ class Schedule(LRScheduler, ABC):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (the optimizer's lrs come from its own state)."""
+        """Restore what :meth:`state_dict` returned (the optimizer's lrs come from its state)."""
         name = type(self).__name__
         if state_dict.get("schedule") != name:
             raise CheckpointError(f"schedule state is for {state_dict.get('schedule')!r}, not "

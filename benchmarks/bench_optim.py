@@ -1,0 +1,156 @@
+"""Benchmark: the cost of one ``optimizer.step()``, deepnotes.optim against torch.optim.
+
+What it measures: the wall time of ``step()`` alone (no forward or backward pass) on the
+parameters of an MLP 784-256-256-10 in float32 (six tensors, 269,322 weights) whose ``.grad``
+holds fixed random numbers. For each optimizer (sgd, momentum, adagrad, rmsprop, adam, adamw)
+and each code path (``foreach=False``: one tensor at a time; ``foreach=True``: the
+``torch._foreach_*`` multi-tensor ops), ours and torch's run with the same hyperparameters and
+the same ``foreach`` setting. After a warm-up, each timing is a block of ``--inner`` steps
+divided by ``--inner``; ours and torch's blocks alternate so drift hits both alike, and the
+table reports the median over ``--repeats`` blocks and the ratio ours/torch (below 1: ours is
+faster). On CUDA the device is synchronised around every block. CPU runs use ``--threads``
+intra-op threads (default 1: on a shared or busy machine, several OpenMP threads waiting on
+each other make the timings of these small, memory-bound updates swing by 100x).
+
+Usage::
+
+    python benchmarks/bench_optim.py                       # CPU, ~10 s
+    python benchmarks/bench_optim.py --device cuda --repeats 50 --json optim.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+import torch
+
+import deepnotes.optim as dn
+
+# name -> (our class, torch's class, hyperparameters shared by both)
+OPTIMIZERS: dict[str, tuple[type, type, dict[str, Any]]] = {
+    "sgd": (dn.SGD, torch.optim.SGD, dict(lr=0.01)),
+    "momentum": (dn.SGD, torch.optim.SGD, dict(lr=0.01, momentum=0.9)),
+    "adagrad": (dn.Adagrad, torch.optim.Adagrad, dict(lr=0.01)),
+    "rmsprop": (dn.RMSprop, torch.optim.RMSprop, dict(lr=0.001)),
+    "adam": (dn.Adam, torch.optim.Adam, dict(lr=0.001)),
+    "adamw": (dn.AdamW, torch.optim.AdamW, dict(lr=0.001, weight_decay=0.01)),
+}
+
+LAYERS = (784, 256, 256, 10)
+
+
+def mlp_params(device: torch.device, seed: int = 0) -> list[torch.nn.Parameter]:
+    """The weights and biases of an MLP 784-256-256-10 (float32), each with a random ``.grad``."""
+    gen = torch.Generator().manual_seed(seed)
+    params = []
+    for fan_in, fan_out in zip(LAYERS[:-1], LAYERS[1:]):
+        for shape in ((fan_out, fan_in), (fan_out,)):
+            p = torch.nn.Parameter(torch.randn(shape, generator=gen).mul_(0.05).to(device))
+            p.grad = torch.randn(shape, generator=gen).mul_(0.01).to(device)
+            params.append(p)
+    return params
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_block(step: Callable[[], Any], inner: int, device: torch.device) -> float:
+    """Seconds per call of ``step``, averaged over ``inner`` back-to-back calls."""
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(inner):
+        step()
+    _sync(device)
+    return (time.perf_counter() - start) / inner
+
+
+def bench_one(name: str, foreach: bool, device: torch.device, repeats: int, inner: int,
+              warmup: int) -> dict[str, Any]:
+    """Median seconds per ``step()`` for ours and torch's on the same work."""
+    ours_cls, torch_cls, hyper = OPTIMIZERS[name]
+    ours = ours_cls(mlp_params(device), foreach=foreach, **hyper)
+    ref = torch_cls(mlp_params(device), foreach=foreach, **hyper)
+    for _ in range(warmup):
+        ours.step()
+        ref.step()
+    ours_times, ref_times = [], []
+    for _ in range(repeats):
+        ours_times.append(time_block(ours.step, inner, device))
+        ref_times.append(time_block(ref.step, inner, device))
+    ours_s, ref_s = statistics.median(ours_times), statistics.median(ref_times)
+    return {"optimizer": name, "foreach": foreach, "ours_s": ours_s, "torch_s": ref_s,
+            "ratio": ours_s / ref_s}
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| optimizer | foreach | ours (µs/step) | torch (µs/step) | ours/torch |",
+             "|---|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['optimizer']} | {r['foreach']} | {r['ours_s'] * 1e6:,.1f} | "
+                     f"{r['torch_s'] * 1e6:,.1f} | {r['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    info = {"python": platform.python_version(), "torch": torch.__version__,
+            "platform": platform.platform(), "processor": platform.processor() or "unknown",
+            "threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--repeats", type=int, default=30,
+                        help="timed blocks per optimizer and library (median is reported)")
+    parser.add_argument("--inner", type=int, default=10, help="steps per timed block")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
+    parser.add_argument("--only", nargs="*", choices=list(OPTIMIZERS), default=list(OPTIMIZERS),
+                        help="optimizers to run (default: all)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads (default 1; 0 keeps torch's default)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("--device cuda asked for, but torch sees no CUDA device; use --device cpu.",
+              file=sys.stderr)
+        return 2
+    if args.repeats < 1 or args.inner < 1 or args.warmup < 0 or args.threads < 0:
+        print("--repeats and --inner must be >= 1, --warmup and --threads >= 0.",
+              file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    t0 = time.perf_counter()
+    rows = [bench_one(name, foreach, device, args.repeats, args.inner, args.warmup)
+            for name in args.only for foreach in (False, True)]
+    info = machine()
+    where = (f"cuda ({info.get('gpu', '?')})" if device.type == "cuda"
+             else f"cpu ({info['threads']} thread{'s' if info['threads'] != 1 else ''})")
+    print(f"optimizer.step() on MLP {'-'.join(map(str, LAYERS))} float32, {where}, "
+          f"torch {info['torch']}, median of {args.repeats} blocks x {args.inner} steps")
+    print()
+    print(markdown_table(rows))
+    print(f"\n({time.perf_counter() - t0:.1f} s)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"benchmark": "optim-step", "device": args.device, "layers": LAYERS,
+                       "repeats": args.repeats, "inner": args.inner, "warmup": args.warmup,
+                       "machine": info, "results": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
