@@ -18,6 +18,7 @@ Notes: G3.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Iterator
 
 import torch
@@ -102,7 +103,8 @@ def holdout_split(
     Notes: G3.
     """
     n = _size_of(n_or_dataset)
-    if not 0.0 < float(val_fraction) < 1.0:
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real) \
+            or not 0.0 < float(val_fraction) < 1.0:
         raise ConfigError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction!r}")
     # n_val = round(n · f), half rounding up
     n_val = math.floor(n * val_fraction + 0.5)

@@ -13,26 +13,25 @@ Example:
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from deepnotes.lessons.base import Lesson, LessonResult
 from deepnotes.registry import Registry
 
 LESSONS = Registry("lesson")
 
-# name -> module; each module defines NAME, SUMMARY, CONCEPTS, Config and run().
-_MODULES = {
-    "linear-regression": "deepnotes.lessons.linear_regression",
-    "softmax-regression": "deepnotes.lessons.softmax_regression",
-    "mlp": "deepnotes.lessons.mlp",
-    "weight-decay": "deepnotes.lessons.weight_decay",
-    "dropout": "deepnotes.lessons.dropout",
-    "k-fold": "deepnotes.lessons.kfold",
-    "optimizers": "deepnotes.lessons.optimizers",
-}
+# Every module in this package that defines NAME is a lesson (NAME, SUMMARY, CONCEPTS, Config,
+# run); adding a lesson means adding a file. base/common and _private modules are plumbing.
+_PLUMBING = {"base", "common"}
 
-for _name, _path in _MODULES.items():
-    _mod = importlib.import_module(_path)
-    LESSONS.add(_name, Lesson(_name, _mod.SUMMARY, _mod.CONCEPTS, _mod.Config, _mod.run), _mod.SUMMARY)
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name in _PLUMBING or _info.name.startswith("_"):
+        continue
+    _mod = importlib.import_module(f"{__name__}.{_info.name}")
+    if not hasattr(_mod, "NAME"):
+        continue
+    LESSONS.add(_mod.NAME, Lesson(_mod.NAME, _mod.SUMMARY, _mod.CONCEPTS, _mod.Config, _mod.run),
+                _mod.SUMMARY)
 
 
 def get(name: str) -> Lesson:

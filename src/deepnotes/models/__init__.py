@@ -73,9 +73,13 @@ def from_info(info: dict[str, Any]) -> nn.Module:
     return create(info["name"], **kwargs)
 
 
-# Register the built-in models (explicit imports; each module registers itself).
-from deepnotes.models import linear as _linear  # noqa: E402,F401
-from deepnotes.models import mlp as _mlp  # noqa: E402,F401
-from deepnotes.models import softmax as _softmax  # noqa: E402,F401
+# Register the built-in models: every module of this package registers its own with
+# @register_model when imported, so adding a model means adding a file.
+import importlib as _importlib  # noqa: E402
+import pkgutil as _pkgutil  # noqa: E402
+
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if not _info.name.startswith("_"):
+        _importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = ["MODELS", "create", "config_class", "model_info", "from_info", "register_model"]

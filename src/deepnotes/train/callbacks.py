@@ -20,7 +20,9 @@ class Callback:
         """Before the first step (also after a resume)."""
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
-        """After each optimizer step; ``step`` counts from 1, ``loss`` is the minibatch loss."""
+        """After each optimizer step; ``step`` counts from 1, ``loss`` is the minibatch loss
+        (a detached 0-dim tensor: ``float(loss)`` syncs a GPU) and ``trainer.last_lr`` the
+        learning rate that step used."""
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         """After each epoch's row (train and validation numbers) is in the history."""

@@ -211,6 +211,10 @@ class Trainer:
     def fit(self, resume: str | Path | bool | None = None) -> History:
         """Train until ``config.epochs`` (or ``max_steps``) are done; return the history.
 
+        The first call seeds every generator with ``config.seed``; a later call on the same
+        Trainer (after raising ``config.epochs`` or ``max_steps``) continues exactly where the
+        previous one stopped, as :meth:`fit` with ``resume`` does from a checkpoint.
+
         Args:
             resume: a checkpoint path (or ``True`` for this run's own ``checkpoint_path``) to
                 continue from; the result equals the uninterrupted run's.
