@@ -105,6 +105,10 @@ def run_job(model_name: str, data_name: str, sets: list[str], out_dir: Path, res
     job = apply_overrides(TrainJob(), job_sets)
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer, full = build(model_name, data_name, job, model_sets, out_dir)
+    from deepnotes.config import save_toml
+
+    save_toml({"model": models.model_info(trainer.model), "data": data_name, "job": to_dict(job),
+               "resumed": bool(resume)}, out_dir / "config.toml")
     ckpt = out_dir / "checkpoint.safetensors"
     history = trainer.fit(resume=ckpt if resume else None)
     summary: dict[str, Any] = {"model": models.model_info(trainer.model), "data": data_name,
