@@ -6,6 +6,13 @@ PyTorch op it mirrors; ``deepnotes.nn`` wraps them in modules with a ``fused`` f
 
 from deepnotes.functional.activations import gelu, hard_sigmoid, relu, sigmoid, tanh
 from deepnotes.functional.clip import clip_grad_norm_, grad_norm
+from deepnotes.functional.conv import (
+    avg_pool2d,
+    conv2d,
+    conv_output_size,
+    corr2d,
+    max_pool2d,
+)
 from deepnotes.functional.dropout import dropout, gaussian_noise
 from deepnotes.functional.losses import (
     InvalidTargetError,
@@ -49,4 +56,10 @@ __all__ = [
     # gradient clipping (O11)
     "grad_norm",
     "clip_grad_norm_",
+    # convolution and pooling (C2, C3, C5)
+    "corr2d",
+    "conv_output_size",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
 ]

@@ -5,6 +5,7 @@ both share the same parameters (torch's names), so a model can switch paths at a
 """
 
 from deepnotes.nn.activation import GELU, HardSigmoid, ReLU, Sigmoid, Tanh
+from deepnotes.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from deepnotes.nn.dropout import Dropout, GaussianNoise
 from deepnotes.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
 from deepnotes.nn.norms import BatchNorm1d, BatchNorm2d, LayerNorm
@@ -14,4 +15,5 @@ __all__ = [
     "Dropout", "GaussianNoise",
     "MSELoss", "L1Loss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+    "Conv2d", "MaxPool2d", "AvgPool2d",
 ]

@@ -1,0 +1,282 @@
+"""Every registered model: forward/backward, gradients, fused == formula; CNN structure (C5, C6).
+
+The registry drives the first tests: a new model must add a SMALL entry below (small config,
+an input maker and the expected output shape) or the coverage test fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import doctest
+
+import pytest
+import torch
+from torch import nn as tnn
+
+import deepnotes.models.lenet as lenet_module
+import deepnotes.models.resnet as resnet_module
+from deepnotes import models
+from deepnotes import nn as dnn
+from deepnotes.errors import ConfigError, ShapeError
+from deepnotes.models.resnet import Residual
+
+f64 = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # small models and batches: one intra-op thread avoids OpenMP hand-off costs on busy machines
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _images(n: int, c: int = 1, side: int = 28):
+    return lambda g: torch.rand(n, c, side, side, generator=g)
+
+
+# name -> (small config overrides, input maker(generator), expected output shape)
+SMALL = {
+    "linear-regression": ({"in_features": 6}, lambda g: torch.randn(5, 6, generator=g), (5,)),
+    "softmax-regression": ({"in_features": 12, "num_classes": 4},
+                           lambda g: torch.randn(5, 3, 4, generator=g), (5, 4)),
+    "mlp": ({"in_features": 12, "hidden": (8, 8), "num_classes": 4},
+            lambda g: torch.randn(5, 12, generator=g), (5, 4)),
+    "lenet": ({}, _images(4), (4, 10)),
+    "lenet-modern": ({"num_classes": 7}, _images(4), (4, 7)),
+    "resnet": ({"channels": (4, 6, 8), "blocks_per_stage": 2, "num_classes": 5},
+               _images(3, side=12), (3, 5)),
+}
+
+
+def _input(name: str, dtype=torch.float32, seed: int = 0):
+    x = SMALL[name][1](torch.Generator().manual_seed(seed))
+    return x.to(dtype)
+
+
+def _has_fused(name: str) -> bool:
+    return "fused" in {f.name for f in dataclasses.fields(models.config_class(name))}
+
+
+def test_every_registered_model_has_a_small_entry():
+    names = set(models.MODELS.names())
+    assert names - set(SMALL) == set(), "add a SMALL entry for each new model"
+    assert set(SMALL) - names == set(), "SMALL names a model that is not registered"
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_forward_backward_shape_and_every_parameter_gets_a_grad(name):
+    torch.manual_seed(0)
+    model = models.create(name, **SMALL[name][0])
+    out = model(_input(name))
+    assert tuple(out.shape) == SMALL[name][2]
+    assert torch.isfinite(out).all()
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
+    (out * weights).sum().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+        assert p.grad.abs().sum() > 0, f"{pname} got a zero gradient"
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_model_info_round_trip(name):
+    model = models.create(name, **SMALL[name][0])
+    again = models.from_info(models.model_info(model))
+    assert again.config == model.config
+    again.load_state_dict(model.state_dict())
+    model.eval(), again.eval()
+    x = _input(name)
+    assert torch.equal(model(x), again(x))
+
+
+FUSED = sorted(n for n in SMALL if _has_fused(n))
+
+
+def test_the_cnns_take_a_fused_flag():
+    assert {"lenet", "lenet-modern", "resnet"} <= set(FUSED)
+
+
+@pytest.mark.parametrize("name", FUSED)
+@pytest.mark.parametrize("fused", [True, False])
+def test_fused_flag_reaches_every_layer(name, fused):
+    model = models.create(name, **SMALL[name][0], fused=fused)
+    flagged = [m for m in model.modules() if hasattr(m, "fused")]
+    assert flagged, "no layer has a fused flag"
+    assert all(m.fused is fused for m in flagged)
+    # no torch layer with a fused twin in deepnotes.nn slips in unflagged
+    twins = (tnn.Conv2d, tnn.MaxPool2d, tnn.AvgPool2d, tnn.BatchNorm1d, tnn.BatchNorm2d,
+             tnn.ReLU, tnn.Sigmoid, tnn.Tanh, tnn.GELU, tnn.Dropout)
+    assert not [m for m in model.modules() if isinstance(m, twins)]
+
+
+def _run(model, x, seed=5):
+    x = x.detach().clone().requires_grad_(True)
+    out = model(x)
+    gen = torch.Generator().manual_seed(seed)
+    upstream = torch.randn(out.shape, dtype=out.dtype, generator=gen)
+    grads = torch.autograd.grad(out, [x, *model.parameters()], upstream)
+    return out.detach(), grads
+
+
+@pytest.mark.parametrize("name", FUSED)
+def test_fused_and_formula_paths_agree_from_one_state_dict(name):
+    torch.manual_seed(0)
+    fused = models.create(name, **SMALL[name][0], fused=True).double()
+    formula = models.create(name, **SMALL[name][0], fused=False).double()
+    formula.load_state_dict(fused.state_dict())
+    x = _input(name, f64)
+    for mode in ("train", "eval"):  # batch statistics, then the running ones both updated
+        fused.train(mode == "train"), formula.train(mode == "train")
+        y1, g1 = _run(fused, x)
+        y0, g0 = _run(formula, x)
+        torch.testing.assert_close(y0, y1, atol=1e-10, rtol=1e-9)
+        for (pname, _), a, b in zip(fused.named_parameters(), g1[1:], g0[1:], strict=True):
+            torch.testing.assert_close(b, a, atol=1e-10, rtol=1e-9,
+                                       msg=lambda m, p=pname: f"{p}: {m}")
+        torch.testing.assert_close(g0[0], g1[0], atol=1e-10, rtol=1e-9)
+    for key, value in fused.state_dict().items():  # running statistics moved alike
+        torch.testing.assert_close(formula.state_dict()[key], value, atol=1e-12, rtol=1e-10)
+
+
+# ---------------------------------------------------------------- LeNet (C5, C6)
+
+def _torch_lenet(modern: bool) -> tnn.Sequential:
+    """d2l's LeNet (and its BN/ReLU/max-pool variant) written with torch.nn only."""
+    act, pool = (tnn.ReLU, tnn.MaxPool2d) if modern else (tnn.Sigmoid, tnn.AvgPool2d)
+
+    def bn(cls, c):
+        return [cls(c)] if modern else []
+
+    return tnn.Sequential(
+        tnn.Conv2d(1, 6, kernel_size=5, padding=2), *bn(tnn.BatchNorm2d, 6), act(),
+        pool(kernel_size=2, stride=2),
+        tnn.Conv2d(6, 16, kernel_size=5), *bn(tnn.BatchNorm2d, 16), act(),
+        pool(kernel_size=2, stride=2), tnn.Flatten(),
+        tnn.Linear(16 * 5 * 5, 120), *bn(tnn.BatchNorm1d, 120), act(),
+        tnn.Linear(120, 84), *bn(tnn.BatchNorm1d, 84), act(),
+        tnn.Linear(84, 10))
+
+
+@pytest.mark.parametrize("name", ["lenet", "lenet-modern"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_lenet_is_d2l_lenet(name, fused):
+    modern = name == "lenet-modern"
+    ours = models.create(name, fused=fused).double()
+    ref = _torch_lenet(modern).double()
+    # same layers in the same order: the torch state dict loads under the "net." prefix
+    ours.net.load_state_dict(ref.state_dict())
+    x = _input("lenet", f64)
+    for mode in (True, False):
+        ours.train(mode), ref.train(mode)
+        torch.testing.assert_close(ours(x), ref(x), atol=1e-10, rtol=1e-9)
+    # d2l's LeNet has 61,706 parameters; BN adds 2·(6 + 16 + 120 + 84) = 452
+    assert sum(p.numel() for p in ours.parameters()) == 61_706 + (452 if modern else 0)
+
+
+def test_lenet_defaults_and_overrides():
+    classic, modern = models.create("lenet"), models.create("lenet-modern")
+    assert (classic.config.activation, classic.config.pool, classic.config.batch_norm) == \
+        ("sigmoid", "avg", False)
+    assert (modern.config.activation, modern.config.pool, modern.config.batch_norm) == \
+        ("relu", "max", True)
+    assert classic.config.fused and modern.config.fused
+    assert any(isinstance(m, dnn.AvgPool2d) for m in classic.modules())
+    assert not any(isinstance(m, (dnn.BatchNorm2d, dnn.MaxPool2d)) for m in classic.modules())
+    assert any(isinstance(m, dnn.MaxPool2d) for m in modern.modules())
+    # every field still overrides; the class is shared
+    mixed = models.create("lenet", activation="relu", pool="max", batch_norm=True)
+    assert type(modern).__mro__[1] is type(mixed)
+    assert [type(m) for m in mixed.net] == [type(m) for m in modern.net]
+    # other image sizes: the flattened width follows the output-size formula
+    assert models.create("lenet", image_size=32, in_channels=3).flat_features == 16 * 6 * 6
+    assert models.create("lenet", image_size=32, in_channels=3)(torch.zeros(2, 3, 32, 32)).shape \
+        == (2, 10)
+
+
+def test_lenet_errors():
+    with pytest.raises(ConfigError, match="swish"):
+        models.create("lenet", activation="swish")
+    with pytest.raises(ConfigError, match="'min'"):
+        models.create("lenet-modern", pool="min")
+    with pytest.raises(ShapeError, match=r"\(N, 1, 28, 28\)"):
+        models.create("lenet")(torch.zeros(2, 1, 32, 32))
+
+
+def test_lenet_modern_can_overfit_one_batch():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(32, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (32,), generator=g)  # random labels: only memorising fits them
+    model = models.create("lenet-modern")
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(40):
+        loss = tnn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    assert tnn.functional.cross_entropy(logits, y).item() < 0.05
+    assert (logits.argmax(1) == y).all()
+
+
+# ---------------------------------------------------------------- ResNet (C6)
+
+class _TorchResidual(tnn.Module):
+    """d2l's Residual block with torch.nn layers."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = tnn.Conv2d(cin, cout, 3, padding=1, stride=stride)
+        self.bn1 = tnn.BatchNorm2d(cout)
+        self.conv2 = tnn.Conv2d(cout, cout, 3, padding=1)
+        self.bn2 = tnn.BatchNorm2d(cout)
+        self.conv3 = tnn.Conv2d(cin, cout, 1, stride=stride) if (stride, cin) != (1, cout) else None
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return torch.relu(y + (x if self.conv3 is None else self.conv3(x)))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_resnet_matches_a_torch_reference(fused):
+    ours = models.create("resnet", channels=(4, 6), blocks_per_stage=2, num_classes=3,
+                         fused=fused).double()
+    blocks = [_TorchResidual(4, 4, 1), _TorchResidual(4, 4, 1),
+              _TorchResidual(4, 6, 2), _TorchResidual(6, 6, 1)]
+    ref = tnn.ModuleDict({
+        "stem": tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.ReLU()),
+        "stages": tnn.Sequential(*blocks), "fc": tnn.Linear(6, 3)}).double()
+    ours.load_state_dict(ref.state_dict())  # same names, same shapes, nothing missing
+
+    def ref_forward(x):
+        return ref["fc"](ref["stages"](ref["stem"](x)).mean(dim=(2, 3)))
+
+    x = _input("resnet", f64)
+    for mode in (True, False):
+        ours.train(mode), ref.train(mode)
+        torch.testing.assert_close(ours(x), ref_forward(x), atol=1e-10, rtol=1e-9)
+    assert [b.conv3 is not None for b in ours.stages] == [False, False, True, False]
+
+
+def test_residual_block_shapes_and_errors():
+    assert Residual(3, 3)(torch.zeros(2, 3, 7, 7)).shape == (2, 3, 7, 7)
+    assert Residual(3, 5, stride=2)(torch.zeros(2, 3, 7, 7)).shape == (2, 5, 4, 4)
+    # default resnet on Fashion-MNIST-sized input
+    assert models.create("resnet")(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ConfigError, match="blocks_per_stage"):
+        models.create("resnet", blocks_per_stage=0)
+    with pytest.raises(ConfigError, match="channels"):
+        models.create("resnet", channels=())
+    with pytest.raises(ShapeError, match=r"\(N, 1, H, W\)"):
+        models.create("resnet")(torch.zeros(2, 3, 28, 28))
+
+
+@pytest.mark.parametrize("module", [lenet_module, resnet_module], ids=["lenet", "resnet"])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 2
+    assert result.failed == 0
