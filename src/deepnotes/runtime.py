@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -57,3 +59,21 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         if dev.index is not None and dev.index >= n:
             raise ConfigError(f"device {device!r} does not exist: this machine has {n} CUDA device(s)")
     return dev
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count.
+
+    Small matmuls gain nothing from splitting over threads, and on a busy or shared CPU the
+    threads waiting on each other can make them ten times slower; lessons that train many
+    tiny models use ``with torch_threads(1):``.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ConfigError(f"thread count must be a positive integer, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -17,6 +17,7 @@ Notes: B8 (minibatches, epochs, shuffling), G3 (validation split, N-fold cross-v
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,13 @@ from deepnotes.data.idx import encode_idx, read_idx
 from deepnotes.data.loader import MiniBatches, data_iter, epoch_permutation
 from deepnotes.data.sklearn_data import load_diabetes, load_digits
 from deepnotes.data.splits import holdout_split, kfold_indices, kfold_splits
+from deepnotes.data.timeseries import (
+    chronological_split,
+    lag_features,
+    load_co2,
+    load_series,
+    load_sunspots,
+)
 from deepnotes.data.synthetic import (
     linear_regression_data,
     load_synthetic_linear,
@@ -44,7 +52,7 @@ __all__ = [
     "encode_idx", "epoch_permutation", "get", "holdout_split", "kfold_indices", "kfold_splits",
     "linear_regression_data", "load", "load_diabetes", "load_digits", "load_fashion_mnist",
     "load_synthetic_linear", "load_synthetic_polynomial", "polynomial_data", "read_idx",
-    "status",
+    "status", "chronological_split", "lag_features", "load_co2", "load_series", "load_sunspots",
 ]
 
 DATASETS = Registry("dataset")
@@ -79,11 +87,15 @@ def _fmnist_fetch(dest: str | os.PathLike | None) -> str:
     return f"fashion-mnist: 4 files downloaded and checked (SHA-256) into {folder}."
 
 
-def _shipped(name: str, package: str) -> Source:
+def _shipped(name: str, package: str, module: str | None = None) -> Source:
+    """Data inside an installed package (``module``: its import name, when not ``package``)."""
     def fetch(dest: str | os.PathLike | None) -> str:
         return f"{name} ships with {package}; nothing to download."
 
-    return Source(lambda: f"package {package}", f"`pip install {package}`", fetch)
+    def locate() -> str | None:
+        return f"package {package}" if importlib.util.find_spec(module or package) is not None else None
+
+    return Source(locate, f"`pip install {package}`", fetch)
 
 
 def _generated(name: str) -> Source:
@@ -103,13 +115,13 @@ _add(
     "digits",
     "scikit-learn digits: 1,797 grey 8x8 handwritten digits, 10 classes",
     load_digits,
-    _shipped("digits", "scikit-learn"),
+    _shipped("digits", "scikit-learn", "sklearn"),
 )
 _add(
     "diabetes",
     "scikit-learn diabetes: 442 patients, 10 standardised features, regression target",
     load_diabetes,
-    _shipped("diabetes", "scikit-learn"),
+    _shipped("diabetes", "scikit-learn", "sklearn"),
 )
 _add(
     "synthetic-linear",
@@ -125,6 +137,20 @@ _add(
 )
 
 
+_add(
+    "sunspots",
+    "yearly sunspot numbers 1700-2008 (309 values); tau=N gives lag features, regression",
+    load_sunspots,
+    _shipped("sunspots", "statsmodels"),
+)
+_add(
+    "co2",
+    "weekly Mauna Loa CO2 (ppm) 1958-2001, 2,284 weeks, 59 gaps interpolated; tau=N lag features",
+    load_co2,
+    _shipped("co2", "statsmodels"),
+)
+
+
 def load(
     name: str, split: str = "train", root: str | os.PathLike | None = None, **kwargs: Any
 ) -> ArrayDataset:
@@ -132,7 +158,7 @@ def load(
 
     Args:
         name: ``"fashion-mnist"``, ``"digits"``, ``"diabetes"``, ``"synthetic-linear"``,
-            ``"synthetic-polynomial"``.
+            ``"synthetic-polynomial"``, ``"sunspots"``, ``"co2"``.
         split: ``"train"`` or ``"test"`` (scikit-learn sets also ``"all"``).
         root: folder to read files from (file-based datasets only).
         **kwargs: passed to the loader (``limit``, ``flatten``, ``n``, ``seed`` ...).

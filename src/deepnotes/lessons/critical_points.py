@@ -27,10 +27,8 @@ All counts are reported as they come.
 from __future__ import annotations
 
 import statistics
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import matplotlib
 
@@ -51,6 +49,7 @@ from deepnotes.lessons.base import LessonResult  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.nn import MSELoss  # noqa: E402
 from deepnotes.optim import create_optimizer  # noqa: E402
+from deepnotes.runtime import torch_threads  # noqa: E402
 
 NAME = "critical-points"
 SUMMARY = "Stalled training: Hessian eigenvalues, saddle vs minimum, minimum ratio, escape (O1)"
@@ -105,19 +104,9 @@ def _gradient_descent(model, closure, lr: float, steps: int) -> list[float]:
     return losses
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    # nets of ~50 weights: splitting each small matmul over threads costs more than it saves
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with _one_thread():
+    with torch_threads(1):
         return _run(cfg, out_dir)
 
 

@@ -17,10 +17,8 @@ classifier (confidently wrong on most images), trained with minibatch SGD on eac
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import matplotlib
 
@@ -35,6 +33,7 @@ from deepnotes.lessons.base import LessonResult  # noqa: E402
 from deepnotes.lessons.common import save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.optim import create_optimizer  # noqa: E402
+from deepnotes.runtime import torch_threads  # noqa: E402
 
 NAME = "mse-vs-ce"
 SUMMARY = "MSE (softmax) is flat where cross-entropy is steep: stuck vs trained from bad start (O8)"
@@ -56,16 +55,6 @@ class Config:
     batch_size: int = 64  # part 2 minibatch size
     seed: int = 0
 
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    # small matmuls: threads add more overhead than they save on a busy CPU
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def softmax_mse(logits: Tensor, target: Tensor) -> Tensor:
@@ -95,7 +84,7 @@ def _two_classes(split: str, classes: tuple[int, int], limit: int | None):
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with _one_thread():
+    with torch_threads(1):
         return _run(cfg, out_dir)
 
 

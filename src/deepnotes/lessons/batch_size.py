@@ -1,0 +1,264 @@
+"""Batch size: time per update, time per epoch, and how well small and large batches generalise.
+
+Claims (notes O2; Hung-yi Lee's lecture on batch and momentum):
+
+1. **Speed.** Thanks to parallel hardware a bigger batch costs little more time *per update*
+   until the machine is saturated, while an epoch needs ⌈N / B⌉ updates, so the time *per epoch*
+   falls as B grows. We measure the seconds per update of SGD on Fashion-MNIST for
+   B = 1 ... 4,096 (wall-clock on this machine, several timed updates after warm-up) and derive
+   the seconds per 60,000-image epoch as (seconds per update) × ⌈60,000 / B⌉. Timings are
+   measurements, not guarantees: they depend on the machine and on its load. On a CPU the
+   lesson uses one thread by default (``threads``), so the sweep shows how one core amortises
+   the fixed cost of an update. The notes' picture, per-update time nearly flat over a wide
+   range of B, is a GPU measurement: run with ``device=cuda`` to see it.
+2. **Generalisation.** Trained for the same number of epochs with the same learning-rate
+   policy, the small-batch model reaches a higher test accuracy than the large-batch one (the
+   notes: noisy small-batch updates escape sharp minima and end in flat ones). Part of the gap
+   at equal epochs is simply that the large batch made far fewer updates; the lesson reports
+   training accuracy beside test accuracy so both parts are visible.
+
+Model: ``lenet-modern`` (LeNet with ReLU, batch norm and max pooling) when the model registry has
+it, else an MLP (784-256-256-10). BatchNorm cannot normalise over a single example, so with a
+BatchNorm model the timing sweep starts at B = 2 instead of 1.
+Data: Fashion-MNIST, 60,000 training and 10,000 test images (quick: 1,000 and 1,000).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from deepnotes.data import load  # noqa: E402
+from deepnotes.errors import ConfigError  # noqa: E402
+from deepnotes.lessons.base import LessonResult  # noqa: E402
+from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
+from deepnotes.models import MODELS, create  # noqa: E402
+from deepnotes.nn import CrossEntropyLoss  # noqa: E402
+from deepnotes.optim import create_optimizer  # noqa: E402
+from deepnotes.runtime import resolve_device  # noqa: E402
+
+NAME = "batch-size"
+SUMMARY = "time per update/epoch vs batch size 1..4096; small batches generalise better at equal epochs (O2)"
+CONCEPTS = ("O2", "B8")
+
+EPOCH_IMAGES = 60000  # a Fashion-MNIST epoch, for the per-epoch time
+
+
+@dataclass
+class Config:
+    quick: bool = False  # 1,000 images, 2 epochs, 3 timed batch sizes (tests)
+    model: str = "auto"  # auto (lenet-modern if registered, else mlp) | lenet-modern | mlp
+    timing_batches: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)  # batch sizes timed
+    timing_seconds: float = 2.0  # keep timing each batch size at least this long (quick: 0.2)
+    timing_updates: tuple[int, int] = (3, 500)  # fewest and most timed updates per batch size
+    small_batch: int = 32  # the small batch of the accuracy comparison
+    large_batch: int = 4096  # the large batch of the accuracy comparison (quick: 1,000)
+    epochs: int = 5  # epochs for both (equal epochs) (quick: 2)
+    lr: float = 0.1  # SGD learning rate
+    lr_scaling: str = "none"  # none: same lr for every B | sqrt | linear (× (B / small_batch)^p)
+    train_images: int = 60000  # training images for the accuracy comparison (quick: 1,000)
+    # CPU threads for torch (0: torch's default). One thread gives steady timings on a shared
+    # machine: small ops split over contended cores ran up to 10x slower in our runs.
+    threads: int = 1
+    device: str = "auto"  # cpu | cuda | auto (timings on a GPU are synchronised)
+    seed: int = 0
+
+
+def _model_name(cfg: Config) -> str:
+    if cfg.model == "auto":
+        return "lenet-modern" if "lenet-modern" in MODELS.names() else "mlp"
+    if cfg.model not in ("lenet-modern", "mlp"):
+        raise ConfigError(f"model must be auto, lenet-modern or mlp, got {cfg.model!r}")
+    return cfg.model
+
+
+def _build(name: str) -> nn.Module:
+    if name == "mlp":
+        return create("mlp", in_features=784, hidden=(256, 256), num_classes=10)
+    model = create(name)
+    with torch.no_grad():
+        model.eval()
+        out = model(torch.zeros(2, 1, 28, 28))
+    if out.shape != (2, 10):
+        raise ConfigError(f"{name} with its default config maps (2, 1, 28, 28) to {tuple(out.shape)}, "
+                          f"not (2, 10); choose model=mlp")
+    return model.train()
+
+
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any("BatchNorm" in type(m).__name__ for m in model.modules())
+
+
+def _lr_for(cfg: Config, batch: int) -> float:
+    power = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}.get(cfg.lr_scaling)
+    if power is None:
+        raise ConfigError(f"lr_scaling must be none, sqrt or linear, got {cfg.lr_scaling!r}")
+    # η_B = η · (B / B_small)^p
+    return cfg.lr * (batch / cfg.small_batch) ** power
+
+
+def time_updates(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, lr: float,
+                 min_seconds: float, min_updates: int, max_updates: int) -> dict[str, float]:
+    """Wall-clock seconds of one SGD update (forward, backward, step) on ``batch`` examples.
+
+    Runs on the device of ``x`` (the model is moved there). Two untimed warm-up updates, then
+    updates until both ``min_updates`` and ``min_seconds`` are reached (at most
+    ``max_updates``); returns the mean seconds per update.
+    """
+    model = model.to(x.device)
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
+    loss_fn = CrossEntropyLoss()
+    opt = create_optimizer("sgd", model.parameters(), lr=lr)
+    model.train()
+    n = x.shape[0]
+    starts = torch.arange(0, max(n - batch, 0) + 1, batch)  # consecutive batches of the data
+
+    def update(i: int) -> None:
+        s = int(starts[i % len(starts)])
+        loss = loss_fn(model(x[s: s + batch]), y[s: s + batch])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for i in range(2):
+        update(i)
+    sync()
+    count, began = 0, time.perf_counter()
+    while count < max_updates:
+        update(count)
+        count += 1
+        sync()
+        if count >= min_updates and time.perf_counter() - began >= min_seconds:
+            break
+    per_update = (time.perf_counter() - began) / count
+    return {"batch_size": batch, "timed_updates": count, "seconds_per_update": per_update,
+            "examples_per_second": batch / per_update,
+            "updates_per_epoch": math.ceil(EPOCH_IMAGES / batch),
+            "seconds_per_epoch": per_update * math.ceil(EPOCH_IMAGES / batch)}
+
+
+def run(cfg: Config, out_dir: Path) -> LessonResult:
+    if cfg.threads < 0:
+        raise ConfigError(f"threads must be >= 0 (0: torch's default), got {cfg.threads}")
+    before = torch.get_num_threads()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(cfg, out_dir)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(cfg: Config, out_dir: Path) -> LessonResult:
+    device = resolve_device(cfg.device)
+    name = _model_name(cfg)
+    probe = _build(name)
+    n_train = 1000 if cfg.quick else cfg.train_images
+    large = min(cfg.large_batch, 1000) if cfg.quick else cfg.large_batch
+    epochs = min(cfg.epochs, 2) if cfg.quick else cfg.epochs
+    if not cfg.small_batch < large <= n_train:
+        raise ConfigError(f"need small_batch < large_batch <= training images, got {cfg.small_batch}, "
+                          f"{large}, {n_train}")
+    timing_batches = (2, 32, 512) if cfg.quick else cfg.timing_batches
+    min_batch = 2 if _has_batch_norm(probe) else 1  # BN needs two examples to normalise over
+    timing_batches = sorted({max(b, min_batch) for b in timing_batches})
+    min_seconds = min(cfg.timing_seconds, 0.2) if cfg.quick else cfg.timing_seconds
+    lo_updates, hi_updates = cfg.timing_updates
+
+    train = load("fashion-mnist", split="train", limit=max(n_train, max(timing_batches)))
+    test = load("fashion-mnist", split="test", limit=1000 if cfg.quick else None)
+
+    # 1) time per update and per epoch against batch size
+    timing = []
+    x_dev, y_dev = train.x.to(device), train.y.to(device)
+    for b in timing_batches:
+        torch.manual_seed(cfg.seed)
+        timing.append(time_updates(_build(name), x_dev, y_dev, b, _lr_for(cfg, b),
+                                   min_seconds, lo_updates, hi_updates))
+    del x_dev, y_dev
+
+    # 2) small vs large batch at equal epochs, same lr policy
+    acc_train = train.subset(torch.arange(n_train)) if len(train) > n_train else train
+    runs = {}
+    for label, b in (("small", cfg.small_batch), ("large", large)):
+        torch.manual_seed(cfg.seed)
+        model = _build(name)
+        fit = fit_classifier(model, acc_train, test, optimizer="sgd", lr=_lr_for(cfg, b), epochs=epochs,
+                             batch_size=b, seed=cfg.seed, progress=False, device=str(device))
+        train_eval = fit.trainer.evaluate(fit.trainer.train_data)
+        runs[label] = {"batch": b, "fit": fit, "model": model, "train": train_eval}
+
+    metrics: dict[str, float] = {"threads": float(torch.get_num_threads()), "epochs": float(epochs),
+                                 "train_images": float(n_train), "cuda": float(device.type == "cuda")}
+    fastest = min(timing, key=lambda row: row["seconds_per_epoch"])["batch_size"]
+    metrics["fastest_epoch_batch"] = float(fastest)
+    for row in timing:
+        b = row["batch_size"]
+        metrics[f"seconds_per_update_b{b}"] = row["seconds_per_update"]
+        metrics[f"seconds_per_epoch_b{b}"] = row["seconds_per_epoch"]
+        metrics[f"updates_per_epoch_b{b}"] = float(row["updates_per_epoch"])
+    for label, r in runs.items():
+        fit = r["fit"]
+        metrics[f"{label}_batch"] = float(r["batch"])
+        metrics[f"{label}_batch_lr"] = _lr_for(cfg, r["batch"])
+        metrics[f"{label}_batch_test_accuracy"] = fit.test["accuracy"]
+        metrics[f"{label}_batch_test_loss"] = fit.test["loss"]
+        metrics[f"{label}_batch_train_accuracy"] = r["train"]["accuracy"]
+        metrics[f"{label}_batch_train_loss"] = r["train"]["loss"]
+        metrics[f"{label}_batch_gap"] = r["train"]["accuracy"] - fit.test["accuracy"]
+        metrics[f"{label}_batch_updates"] = float(fit.trainer.step)
+        # measured, not estimated: the mean wall-clock seconds of one training epoch
+        metrics[f"{label}_batch_measured_seconds_per_epoch"] = (
+            sum(row["seconds"] for row in fit.history.rows) / len(fit.history.rows))
+    history = [{"epoch": a["epoch"], "small_train_loss": a["train_loss"], "large_train_loss": b["train_loss"],
+                "small_val_accuracy": a["val_accuracy"], "large_val_accuracy": b["val_accuracy"]}
+               for a, b in zip(runs["small"]["fit"].history.rows, runs["large"]["fit"].history.rows)]
+    figures = _plot(out_dir, name, timing, runs)
+    return LessonResult(NAME, metrics, figures, history,
+                        claim=(f"{name}: a bigger batch costs more per update; of B = {timing_batches[0]} ... "
+                               f"{timing_batches[-1]} the epoch was fastest at B = {fastest} on this {device.type}; "
+                               f"at equal epochs (lr policy {cfg.lr_scaling!r}) batch {cfg.small_batch} reaches "
+                               f"a higher test accuracy than batch {large}"),
+                        tables={"timing": timing,
+                                "accuracy": [{"batch_size": r["batch"], "lr": _lr_for(cfg, r["batch"]),
+                                              "updates": r["fit"].trainer.step,
+                                              "train_accuracy": r["train"]["accuracy"],
+                                              "test_accuracy": r["fit"].test["accuracy"]}
+                                             for r in runs.values()]},
+                        checkpoint=save_model(runs["small"]["model"], out_dir))
+
+
+def _plot(out_dir: Path, name: str, timing: list[dict], runs: dict) -> list[str]:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    bs = [row["batch_size"] for row in timing]
+    axes[0].loglog(bs, [row["seconds_per_update"] for row in timing], "o-")
+    axes[0].set_xlabel("batch size B")
+    axes[0].set_ylabel("seconds per update")
+    axes[0].set_title(f"{name}: time per update (measured)")
+    axes[1].loglog(bs, [row["seconds_per_epoch"] for row in timing], "s-", color="C1")
+    axes[1].set_xlabel("batch size B")
+    axes[1].set_ylabel(f"seconds per {EPOCH_IMAGES:,}-image epoch")
+    axes[1].set_title("time per epoch = per update × ⌈N/B⌉")
+    for label, style in (("small", "C0"), ("large", "C3")):
+        rows = runs[label]["fit"].history.rows
+        ep = [r["epoch"] for r in rows]
+        axes[2].plot(ep, [r["train_accuracy"] for r in rows], style + "-", label=f"B={runs[label]['batch']} train")
+        axes[2].plot(ep, [r["val_accuracy"] for r in rows], style + "--", label=f"B={runs[label]['batch']} test")
+    axes[2].set_xlabel("epoch")
+    axes[2].set_ylabel("accuracy")
+    axes[2].set_title("equal epochs: small vs large batch")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "batch_size.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [str(path)]
