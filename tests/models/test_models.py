@@ -13,6 +13,9 @@ SMALL = {
     "linear-regression": ({"in_features": 6}, (5, 6)),
     "softmax-regression": ({"in_features": 12, "num_classes": 4}, (5, 3, 4)),
     "mlp": ({"in_features": 12, "hidden": (8, 8), "num_classes": 4, "dropout": 0.1}, (5, 12)),
+    "lenet": ({"num_classes": 4}, (3, 1, 28, 28)),
+    "lenet-modern": ({"num_classes": 4}, (3, 1, 28, 28)),
+    "resnet": ({"channels": (4, 8), "num_classes": 4}, (3, 1, 28, 28)),
 }
 
 

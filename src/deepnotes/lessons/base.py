@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from deepnotes.runtime import seed_everything
+
 
 @dataclass
 class LessonResult:
@@ -50,4 +52,6 @@ class Lesson:
             out_dir = tempfile.mkdtemp(prefix=f"deepnotes-{self.name}-")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        # one seed controls everything, the model's initial weights included
+        seed_everything(int(getattr(cfg, "seed", 0)))
         return self.run_fn(cfg, out)
