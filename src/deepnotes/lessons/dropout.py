@@ -2,8 +2,8 @@
 
 Claim (notes G5; d2l 4.6): when a wide MLP is trained long on few examples it overfits; inverted
 dropout (zero each hidden unit with probability p during training, scale the survivors by
-1/(1−p), do nothing at test time) narrows the gap between training and test accuracy and improves
-test accuracy. Kept on at test time (MC dropout), the spread of T stochastic predictions is an
+1/(1−p), do nothing at test time) narrows the gap between training and test accuracy and lowers the
+test loss (full mode: test cross-entropy 1.28 → 0.92; accuracy is a tie, 0.807 both). Kept on at test time (MC dropout), the spread of T stochastic predictions is an
 uncertainty estimate: the model is less certain (higher predictive entropy) on the examples it
 gets wrong than on those it gets right.
 
