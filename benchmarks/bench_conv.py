@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 import sys
 import time
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as TF
+from _common import compare, machine
 
 from deepnotes import functional as F
 from deepnotes import models
@@ -49,32 +48,10 @@ CONV_SHAPES: dict[str, tuple[tuple[int, int, int], int, int, int, int]] = {
 }
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
-def time_block(fn: Callable[[], Any], inner: int, device: torch.device) -> float:
-    """Seconds per call of ``fn``, averaged over ``inner`` back-to-back calls."""
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    _sync(device)
-    return (time.perf_counter() - start) / inner
 
 
-def compare(ours: Callable[[], Any], ref: Callable[[], Any], device: torch.device,
-            repeats: int, inner: int, warmup: int) -> tuple[float, float]:
-    """Median seconds per call of ``ours`` and ``ref``, measured in alternating blocks."""
-    for _ in range(warmup):
-        ours()
-        ref()
-    a, b = [], []
-    for _ in range(repeats):
-        a.append(time_block(ours, inner, device))
-        b.append(time_block(ref, inner, device))
-    return statistics.median(a), statistics.median(b)
 
 
 def conv_rows(device: torch.device, batch: int, repeats: int, inner: int,
@@ -153,13 +130,6 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> dict[str, Any]:
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "processor": platform.processor() or "unknown",
-            "threads": torch.get_num_threads()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from typing import Any
 
 import torch
+from _common import machine, time_block
 
 import deepnotes.optim as dn
 
@@ -57,19 +57,8 @@ def mlp_params(device: torch.device, seed: int = 0) -> list[torch.nn.Parameter]:
     return params
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
-def time_block(step: Callable[[], Any], inner: int, device: torch.device) -> float:
-    """Seconds per call of ``step``, averaged over ``inner`` back-to-back calls."""
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(inner):
-        step()
-    _sync(device)
-    return (time.perf_counter() - start) / inner
 
 
 def bench_one(name: str, foreach: bool, device: torch.device, repeats: int, inner: int,
@@ -99,13 +88,6 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> dict[str, Any]:
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "processor": platform.processor() or "unknown",
-            "threads": torch.get_num_threads()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
 from typing import Any
 
 import torch
+from _common import machine, sync
 from torch import nn
 
 from deepnotes import data as dn_data
@@ -61,9 +61,6 @@ def make_mlp(device: torch.device) -> nn.Module:
     return nn.Sequential(*layers).to(device)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class PlainLoop:
@@ -104,10 +101,10 @@ def make_trainer(x: torch.Tensor, y: torch.Tensor, batch_size: int, lr: float,
 
 
 def timed(fn: Any, device: torch.device) -> float:
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     fn()
-    _sync(device)
+    sync(device)
     return time.perf_counter() - start
 
 
@@ -153,24 +150,8 @@ def markdown_table(r: dict[str, Any], n: int, batch_size: int) -> str:
     ])
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
-def machine(device: torch.device) -> dict[str, Any]:
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "processor": cpu_name(),
-            "threads": torch.get_num_threads()}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,15 +18,6 @@ from tests.functional._helpers import assert_parity
 f64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # these tensors are tiny: one intra-op thread avoids OpenMP hand-off costs on busy machines
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _randn(*shape, seed=0):
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=f64)
 

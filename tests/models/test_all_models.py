@@ -23,15 +23,6 @@ from deepnotes.models.resnet import Residual
 f64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small models and batches: one intra-op thread avoids OpenMP hand-off costs on busy machines
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _images(n: int, c: int = 1, side: int = 28):
     return lambda g: torch.rand(n, c, side, side, generator=g)
 
@@ -242,14 +233,17 @@ class _TorchResidual(tnn.Module):
 
 
 @pytest.mark.parametrize("fused", [True, False])
-def test_resnet_matches_a_torch_reference(fused):
+@pytest.mark.parametrize("stem_pool", [True, False])
+def test_resnet_matches_a_torch_reference(fused, stem_pool):
     ours = models.create("resnet", channels=(4, 6), blocks_per_stage=2, num_classes=3,
-                         fused=fused).double()
+                         stem_pool=stem_pool, fused=fused).double()
     blocks = [_TorchResidual(4, 4, 1), _TorchResidual(4, 4, 1),
               _TorchResidual(4, 6, 2), _TorchResidual(6, 6, 1)]
-    ref = tnn.ModuleDict({
-        "stem": tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.ReLU()),
-        "stages": tnn.Sequential(*blocks), "fc": tnn.Linear(6, 3)}).double()
+    stem = [tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.ReLU()]
+    if stem_pool:  # d2l's stem ends with a 3×3 stride-2 max pool
+        stem.append(tnn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    ref = tnn.ModuleDict({"stem": tnn.Sequential(*stem), "stages": tnn.Sequential(*blocks),
+                          "fc": tnn.Linear(6, 3)}).double()
     ours.load_state_dict(ref.state_dict())  # same names, same shapes, nothing missing
 
     def ref_forward(x):
@@ -265,8 +259,17 @@ def test_resnet_matches_a_torch_reference(fused):
 def test_residual_block_shapes_and_errors():
     assert Residual(3, 3)(torch.zeros(2, 3, 7, 7)).shape == (2, 3, 7, 7)
     assert Residual(3, 5, stride=2)(torch.zeros(2, 3, 7, 7)).shape == (2, 5, 4, 4)
-    # default resnet on Fashion-MNIST-sized input
-    assert models.create("resnet")(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    # resnet with d2l's stem pool on Fashion-MNIST-sized input: stages see 14, 7 and 4 pixels
+    default = models.create("resnet", stem_pool=True)
+    x = torch.zeros(2, 1, 28, 28)
+    assert default(x).shape == (2, 10)
+    sides = [default.stem(x).shape[-1]]
+    y = default.stem(x)
+    for block in default.stages:
+        y = block(y)
+        sides.append(y.shape[-1])
+    assert sorted(set(sides), reverse=True) == [14, 7, 4]
+    assert models.create("resnet").stem(x).shape[-1] == 28  # default: no stem pool
     with pytest.raises(ConfigError, match="blocks_per_stage"):
         models.create("resnet", blocks_per_stage=0)
     with pytest.raises(ConfigError, match="channels"):

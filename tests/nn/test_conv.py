@@ -15,15 +15,6 @@ from deepnotes.errors import ConfigError, ShapeError
 f64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small tensors: one intra-op thread avoids OpenMP hand-off costs on busy machines
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _step(module, x, seed=7):
     """Output and gradients wrt the input and every parameter under a random upstream grad."""
     x = x.detach().clone().requires_grad_(True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -12,7 +13,8 @@ from torch import nn
 from deepnotes.data import MiniBatches
 from deepnotes.models import model_info
 from deepnotes.nn import CrossEntropyLoss
-from deepnotes.optim import create_optimizer
+from deepnotes.optim import CosineAnnealingLR, create_optimizer
+from deepnotes.runtime import torch_threads
 from deepnotes.train import History, TrainConfig, Trainer, accuracy
 
 
@@ -87,3 +89,24 @@ def fit_metrics(fit: Fit, n_train: int) -> dict[str, float]:
         "parameters": float(sum(p.numel() for p in fit.model.parameters())),
         "train_seconds": float(sum(r["seconds"] for r in fit.history.rows)),
     }
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (``n <= 0``: leave the setting alone).
+
+    Small convolutions split over threads on a busy machine can be many times slower than on
+    one thread (every parallel region waits for the slowest, descheduled, thread): on a shared
+    2-core machine a ResNet step took 1.33 s on two threads and 0.21 s on one, so the CNN
+    lessons default to one thread.
+    """
+    if n <= 0:
+        yield
+        return
+    with torch_threads(n):
+        yield
+
+
+def cosine_over(epochs: int, steps_per_epoch: int):
+    """A ``scheduler_factory``: cosine decay from the optimizer's lr to 0 over the whole run."""
+    return lambda opt: CosineAnnealingLR(opt, T_max=max(1, epochs * steps_per_epoch))

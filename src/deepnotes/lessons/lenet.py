@@ -15,11 +15,9 @@ Data: Fashion-MNIST, 60,000 training and 10,000 test images (quick: 6,000 / 2,00
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import matplotlib
 
@@ -29,9 +27,14 @@ import torch  # noqa: E402
 
 from deepnotes.data import load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, fit_metrics, save_model  # noqa: E402
+from deepnotes.lessons.common import (  # noqa: E402
+    cosine_over,
+    cpu_threads,
+    fit_classifier,
+    fit_metrics,
+    save_model,
+)
 from deepnotes.models import create  # noqa: E402
-from deepnotes.optim import CosineAnnealingLR  # noqa: E402
 from deepnotes.runtime import seed_everything  # noqa: E402
 
 NAME = "lenet"
@@ -52,29 +55,6 @@ class Config:
     seed: int = 0  # controls initialisation and shuffling
     device: str = "auto"  # cpu | cuda | auto
     progress: bool | None = None  # progress bar (None: only on a terminal)
-
-
-@contextlib.contextmanager
-def cpu_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch CPU threads (``n <= 0``: leave the setting alone).
-
-    Small convolutions split over threads on a busy machine can be many times slower than on
-    one thread (every parallel region waits for the slowest, descheduled, thread): on a shared
-    2-core machine a ResNet step took 1.33 s on two threads and 0.21 s on one, so the CNN
-    lessons default to one thread.
-    """
-    before = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def cosine_over(epochs: int, steps_per_epoch: int):
-    """A ``scheduler_factory``: cosine decay from the optimizer's lr to 0 over the whole run."""
-    return lambda opt: CosineAnnealingLR(opt, T_max=max(1, epochs * steps_per_epoch))
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
