@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# Installs the Debian data packages deepnotes reads (see docs/data.md), when run as root with apt.
+# Installs the Debian data packages deepnotes reads (Fashion-MNIST, Austen, Bibles, fortunes)
+# when run as root with apt.
 # Never fails the build: without root or apt it prints the command to run by hand.
 set -u
-pkgs=(dataset-fashion-mnist)
+# package -> a path it installs (present means installed)
+declare -A marker=(
+  [dataset-fashion-mnist]=/usr/share/datasets/fashion-mnist
+  [r-cran-janeaustenr]=/usr/lib/R/site-library/janeaustenr
+  [fortunes]=/usr/share/games/fortunes/fortunes
+  [fortunes-min]=/usr/share/games/fortunes/fortunes
+  [fortunes-zh]=/usr/share/games/fortunes/tang300
+  [sword-text-web]=/usr/share/sword/mods.d/engWEB2015eb.conf
+  [sword-text-kjv]=/usr/share/sword/mods.d/engKJV2006eb.conf
+  [sword-text-sparv]=/usr/share/sword/mods.d/spaRV1909eb.conf
+  [libsword-utils]=/usr/bin/mod2imp
+)
+pkgs=("${!marker[@]}")
 missing=()
-[ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+for p in "${pkgs[@]}"; do
+  [ -e "${marker[$p]}" ] || missing+=("$p")
+done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "data: Debian data packages present (${pkgs[*]})"
   exit 0

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from deepnotes import data
 from deepnotes.data import ArrayDataset
 from deepnotes.errors import ConfigError, ShapeError
 
@@ -71,3 +72,14 @@ def test_to_device_and_repr():
     moved = ds.to("cpu")
     assert moved.x.device.type == "cpu" and moved.task == "regression" and moved.num_classes is None
     assert "n=3" in repr(ds) and "'r'" in repr(ds)
+
+
+def test_get_a_text_corpus_says_where_it_is_or_how_to_install_it(monkeypatch):
+    from deepnotes.data import corpora
+
+    monkeypatch.setattr(corpora, "_locate", lambda name: None)
+    msg = data.get("fortunes")
+    assert "apt-get install" in msg and "fortunes-min" in msg
+    monkeypatch.setattr(corpora, "_locate", lambda name: "/somewhere")
+    assert "/somewhere" in data.get("austen") and "load_corpus('austen')" in data.get("austen")
+    assert {"austen", "bible-en-es"} <= {row["name"] for row in data.status()}

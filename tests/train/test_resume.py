@@ -157,3 +157,24 @@ def test_resume_with_another_optimizer_or_schedule_fails_clearly(tmp_path):
     trainer.scheduler = torch.optim.lr_scheduler.StepLR(trainer.optimizer, step_size=2)
     with pytest.raises(CheckpointError, match="no scheduler state"):
         trainer.fit(resume=tmp_path / "plain")
+
+
+def test_resume_keeps_early_stopping_patience(tmp_path):
+    """EarlyStopping's count of bad epochs survives a stop: the resumed run stops where the
+    uninterrupted one did (lr = 0: the validation loss never improves after epoch 1)."""
+    from deepnotes.train import EarlyStopping
+    from tests.train.test_trainer import regression_trainer
+
+    whole = regression_trainer(epochs=20, lr=0.0)
+    whole.callbacks.append(EarlyStopping("val_loss", patience=3))
+    assert len(whole.fit()) == 4
+
+    first = regression_trainer(epochs=2, lr=0.0, out_dir=str(tmp_path))
+    first.callbacks.append(EarlyStopping("val_loss", patience=3))
+    first.fit()
+    resumed = regression_trainer(epochs=20, lr=0.0, out_dir=str(tmp_path))
+    stop = EarlyStopping("val_loss", patience=3)
+    resumed.callbacks.append(stop)
+    resumed.load_checkpoint(tmp_path)
+    assert (stop.best_epoch, stop.bad_epochs) == (1, 1)
+    assert len(resumed.fit()) == 4 and resumed.epoch == 4

@@ -23,15 +23,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from deepnotes.data import corpora as _corpora
 from deepnotes.data import fashion_mnist as _fmnist
+from deepnotes.data import parallel as _parallel
 from deepnotes.data import sklearn_data as _sk
 from deepnotes.data import synthetic as _syn
+from deepnotes.data.corpora import (
+    corpus_status,
+    d2l_style_chars,
+    load_corpus,
+    load_documents,
+    load_fortunes,
+)
 from deepnotes.data.datasets import ArrayDataset
 from deepnotes.data.fashion_mnist import download_fashion_mnist, load_fashion_mnist
 from deepnotes.data.idx import encode_idx, read_idx
 from deepnotes.data.loader import MiniBatches, data_iter, epoch_permutation
+from deepnotes.data.parallel import (
+    TranslationData,
+    TranslationSplit,
+    load_bible_pairs,
+    load_translation_data,
+    read_parallel_tsv,
+)
+from deepnotes.data.sequences import SequenceBatches, seq_data_iter_random, seq_data_iter_sequential
 from deepnotes.data.sklearn_data import load_diabetes, load_digits
 from deepnotes.data.splits import holdout_split, kfold_indices, kfold_splits
+from deepnotes.data.synthetic import (
+    linear_regression_data,
+    load_synthetic_linear,
+    load_synthetic_polynomial,
+    polynomial_data,
+)
 from deepnotes.data.timeseries import (
     chronological_split,
     lag_features,
@@ -39,20 +62,18 @@ from deepnotes.data.timeseries import (
     load_series,
     load_sunspots,
 )
-from deepnotes.data.synthetic import (
-    linear_regression_data,
-    load_synthetic_linear,
-    load_synthetic_polynomial,
-    polynomial_data,
-)
 from deepnotes.registry import Registry
 
 __all__ = [
+    "TranslationData", "TranslationSplit", "load_bible_pairs", "load_translation_data",
+    "read_parallel_tsv",
     "ArrayDataset", "DATASETS", "MiniBatches", "data_iter", "download_fashion_mnist",
     "encode_idx", "epoch_permutation", "get", "holdout_split", "kfold_indices", "kfold_splits",
     "linear_regression_data", "load", "load_diabetes", "load_digits", "load_fashion_mnist",
     "load_synthetic_linear", "load_synthetic_polynomial", "polynomial_data", "read_idx",
     "status", "chronological_split", "lag_features", "load_co2", "load_series", "load_sunspots",
+    "SequenceBatches", "d2l_style_chars", "load_corpus", "load_documents", "load_fortunes",
+    "seq_data_iter_random", "seq_data_iter_sequential",
 ]
 
 DATASETS = Registry("dataset")
@@ -193,6 +214,8 @@ def status() -> list[dict[str, Any]]:
                 "how_to_get": source.how_to_get,
             }
         )
+    rows.extend(corpus_status())  # text corpora (load_corpus), same keys
+    rows.append(_parallel.status_row())  # bible-en-es parallel corpus, same keys
     return rows
 
 
@@ -202,5 +225,11 @@ def get(name: str, dest: str | os.PathLike | Path | None = None) -> str:
     For Fashion-MNIST this is the checksum-verified download (only when the files are not
     already found, or when ``dest`` is given); package-shipped and generated sets need nothing.
     """
+    if name == _parallel.BIBLE_NAME:
+        return f"{name}: verse pairs exported and cached at {_parallel.export_bible_pairs()}."
+    if name in _corpora.CORPORA and name not in DATASETS:
+        if (where := _corpora._locate(name)) is not None:
+            return f"{name} is available ({where}); load it with deepnotes.data.load_corpus({name!r})."
+        return f"{name} comes from a Debian package: install it with `{_corpora.INSTALL[name]}`."
     DATASETS.entry(name)  # raises UnknownNameError with close matches
     return _SOURCES[name].fetch(dest)

@@ -5,6 +5,16 @@ PyTorch op it mirrors; ``deepnotes.nn`` wraps them in modules with a ``fused`` f
 """
 
 from deepnotes.functional.activations import gelu, hard_sigmoid, relu, sigmoid, tanh
+from deepnotes.functional.attention import (
+    additive_attention,
+    additive_scores,
+    causal_mask,
+    graph_mask,
+    lengths_mask,
+    masked_softmax,
+    scaled_dot_product_attention,
+    window_mask,
+)
 from deepnotes.functional.clip import clip_grad_norm_, grad_norm
 from deepnotes.functional.conv import (
     avg_pool2d,
@@ -13,6 +23,7 @@ from deepnotes.functional.conv import (
     corr2d,
     max_pool2d,
 )
+from deepnotes.functional.ctc import ctc_loss
 from deepnotes.functional.dropout import dropout, gaussian_noise
 from deepnotes.functional.losses import (
     InvalidTargetError,
@@ -25,6 +36,16 @@ from deepnotes.functional.losses import (
     reduce_loss,
 )
 from deepnotes.functional.norms import batch_norm, layer_norm
+from deepnotes.functional.rnn import (
+    gru_cell,
+    gru_sequence,
+    jordan_cell,
+    lstm_cell,
+    lstm_sequence,
+    rnn_cell,
+    rnn_sequence,
+)
+from deepnotes.functional.sequence import masked_cross_entropy, sequence_mask
 from deepnotes.functional.softmax import log_softmax, logsumexp, softmax
 
 __all__ = [
@@ -62,4 +83,26 @@ __all__ = [
     "conv2d",
     "max_pool2d",
     "avg_pool2d",
+    # connectionist temporal classification (R10)
+    "ctc_loss",
+    # attention (A2, A3, A4, A7, A9)
+    "lengths_mask",
+    "causal_mask",
+    "window_mask",
+    "graph_mask",
+    "masked_softmax",
+    "additive_scores",
+    "additive_attention",
+    "scaled_dot_product_attention",
+    # recurrent cells and sequences (R4, R5, R6, R7)
+    "rnn_cell",
+    "gru_cell",
+    "lstm_cell",
+    "jordan_cell",
+    "rnn_sequence",
+    "gru_sequence",
+    "lstm_sequence",
+    # padded sequences (S1, S2)
+    "sequence_mask",
+    "masked_cross_entropy",
 ]

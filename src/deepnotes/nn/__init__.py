@@ -5,10 +5,13 @@ both share the same parameters (torch's names), so a model can switch paths at a
 """
 
 from deepnotes.nn.activation import GELU, HardSigmoid, ReLU, Sigmoid, Tanh
+from deepnotes.nn.attention import AdditiveAttention, DotProductAttention, MultiHeadAttention
 from deepnotes.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from deepnotes.nn.dropout import Dropout, GaussianNoise
 from deepnotes.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
 from deepnotes.nn.norms import BatchNorm1d, BatchNorm2d, LayerNorm
+from deepnotes.nn.positional import LearnedPositionalEmbedding, PositionalEncoding
+from deepnotes.nn.recurrent import GRU, LSTM, RNN, JordanRNN
 
 __all__ = [
     "Sigmoid", "Tanh", "ReLU", "GELU", "HardSigmoid",
@@ -16,4 +19,7 @@ __all__ = [
     "MSELoss", "L1Loss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm",
     "Conv2d", "MaxPool2d", "AvgPool2d",
+    "AdditiveAttention", "DotProductAttention", "MultiHeadAttention",
+    "PositionalEncoding", "LearnedPositionalEmbedding",
+    "RNN", "GRU", "LSTM", "JordanRNN",
 ]

@@ -30,6 +30,13 @@ class Callback:
     def on_fit_end(self, trainer: Trainer) -> None:
         """After the last epoch (or an early stop)."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to carry on as if it never stopped (JSON-able; default none)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
 
 class StepRecorder(Callback):
     """Keeps the minibatch loss of every step and the learning rate that step used."""
@@ -74,3 +81,10 @@ class EarlyStopping(Callback):
             self.bad_epochs += 1
             if self.bad_epochs >= self.patience:
                 trainer.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = float(state["best"])
+        self.best_epoch, self.bad_epochs = int(state["best_epoch"]), int(state["bad_epochs"])

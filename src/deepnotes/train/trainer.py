@@ -298,6 +298,9 @@ class Trainer:
                        else None),
             "partial": self._partial.state() if self._partial is not None else None,
             "config": asdict(self.config),
+            # callbacks with state (e.g. EarlyStopping's patience count), by position and class
+            "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()}
+                          for cb in self.callbacks],
         }
         return save_checkpoint(path, self.model, self.optimizer, self.scheduler, trainer_state=state,
                                model_info=self.model_info)
@@ -320,6 +323,10 @@ class Trainer:
         if state.get("loader") is not None and isinstance(self.train_data, MiniBatches):
             self.train_data.load_state_dict(state["loader"])
         self._partial = _Sums.from_state(state["partial"]) if state.get("partial") else None
+        saved = state.get("callbacks") or []
+        for i, cb in enumerate(self.callbacks):
+            if i < len(saved) and saved[i]["class"] == type(cb).__name__ and saved[i]["state"]:
+                cb.load_state_dict(saved[i]["state"])
         return loaded
 
     # ------------------------------------------------------------------ the loop

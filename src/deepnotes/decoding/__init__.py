@@ -1,0 +1,39 @@
+"""deepnotes.decoding: turning model scores into sequences (greedy, beam, exhaustive, sampling, CTC)."""
+
+from deepnotes.decoding.ctc import (
+    ctc_best_path,
+    ctc_prefix_beam_search,
+    edit_distance,
+    label_error_rate,
+)
+from deepnotes.decoding.sampling import sample, sampling_distribution
+from deepnotes.decoding.search import (
+    Hypothesis,
+    SearchResult,
+    StepFn,
+    beam_search,
+    exhaustive_search,
+    greedy_search,
+    length_penalized,
+    map_state,
+)
+
+__all__ = [
+    # CTC (R10)
+    "ctc_best_path",
+    "ctc_prefix_beam_search",
+    "edit_distance",
+    "label_error_rate",
+    # search (S3, S5)
+    "Hypothesis",
+    "SearchResult",
+    "StepFn",
+    "beam_search",
+    "exhaustive_search",
+    "greedy_search",
+    "length_penalized",
+    "map_state",
+    # sampling (A14)
+    "sample",
+    "sampling_distribution",
+]

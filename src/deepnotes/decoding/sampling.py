@@ -1,0 +1,132 @@
+r"""Sampling decoders: draw each token from the (sharpened or cut) model distribution.
+
+Greedy and beam search always return the same, most probable output; sampling adds the
+randomness the notes recommend at generation time for open-ended tasks (stories, dialogue),
+where the most probable sentence is often dull or repetitive. It uses the same ``step``
+interface as :mod:`deepnotes.decoding.search`.
+
+Notes: A14, S3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from deepnotes.decoding.search import (
+    SearchResult,
+    StepFn,
+    _batch_and_device,
+    _call,
+    _check_args,
+    _rows_to_result,
+)
+from deepnotes.errors import ConfigError
+from deepnotes.functional.softmax import softmax
+
+__all__ = ["sample", "sampling_distribution"]
+
+
+def sampling_distribution(
+    log_probs: Tensor, temperature: float = 1.0, top_k: int | None = None
+) -> Tensor:
+    r"""The distribution a sampler draws from: temperature, then top-k, then softmax.
+
+    .. math::
+        q(y) = \frac{\exp(\log P(y) / \tau)\,[y \in \text{top}_k]}
+                    {\sum_{y' \in \text{top}_k} \exp(\log P(y') / \tau)}
+
+    :math:`\tau < 1` sharpens the distribution (:math:`\tau \to 0` is greedy), :math:`\tau > 1`
+    flattens it; top-k keeps only the k most probable tokens (``top_k=1`` is greedy).
+
+    Args:
+        log_probs: ``(N, V)`` log-probabilities (or any logits).
+        temperature: τ > 0. Default ``1``.
+        top_k: keep this many tokens per row; ``None`` keeps all.
+
+    Shape:
+        - Input: ``(N, V)``. Output: ``(N, V)``, rows summing to one.
+
+    Example:
+        >>> sampling_distribution(torch.tensor([[0.0, 1.0, 2.0]]), top_k=2)
+        tensor([[0.0000, 0.2689, 0.7311]])
+
+    Notes: A14.
+    """
+    if not temperature > 0:
+        raise ConfigError(f"temperature must be > 0 (use greedy_search for 0), got {temperature}")
+    # log P(y) / τ
+    logits = log_probs / temperature
+    if top_k is not None:
+        if top_k < 1:
+            raise ConfigError(f"top_k must be >= 1 or None, got {top_k}")
+        if top_k < logits.shape[-1]:
+            kth = logits.topk(top_k, dim=-1).values[..., -1:]  # (N, 1) k-th largest
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+    return softmax(logits, dim=-1)
+
+
+@torch.no_grad()
+def sample(
+    step: StepFn,
+    bos: int,
+    eos: int,
+    max_len: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    state: Any = None,
+    batch_size: int | None = None,
+    device: torch.device | str | None = None,
+) -> SearchResult:
+    r"""Generate by drawing :math:`y_t \sim q(\cdot \mid y_{<t})` until ``<eos>`` or ``max_len``.
+
+    ``q`` is :func:`sampling_distribution` of the step's log-probabilities. ``temperature=0``
+    means greedy (argmax). The returned ``log_probs`` (and ``scores``) are the *model's*
+    :math:`\sum_t \log P(y_t \mid y_{<t})` of the drawn sequence, before temperature/top-k.
+
+    Args:
+        step, bos, eos, max_len, state, batch_size, device: as in
+            :func:`~deepnotes.decoding.search.greedy_search`.
+        temperature: τ ≥ 0. Default ``1``.
+        top_k: sample only among the k most probable tokens. Default ``None`` (all).
+        generator: a seeded ``torch.Generator`` for reproducible draws.
+
+    Returns:
+        :class:`~deepnotes.decoding.search.SearchResult`.
+
+    Example:
+        >>> table = torch.tensor([0.0, 0.6, 0.4]).log()  # token 0 is <bos>, 2 is <eos>
+        >>> step = lambda tok, s: (table.expand(tok.shape[0], 3), s)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> len(sample(step, 0, 2, max_len=5, generator=g, batch_size=4).tokens)
+        4
+
+    Notes: A14, S3.
+    """
+    _check_args(bos, eos, max_len)
+    if temperature < 0:
+        raise ConfigError(f"temperature must be >= 0, got {temperature}")
+    B, device = _batch_and_device(state, batch_size, device)
+    tokens = torch.full((B, 1), bos, dtype=torch.long, device=device)
+    logp = torch.zeros(B, dtype=torch.float64, device=device)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    for _ in range(max_len):
+        log_probs, state = _call(step, tokens, state)
+        if temperature == 0:
+            nxt = log_probs.argmax(dim=-1)
+        else:
+            q = sampling_distribution(log_probs.to(torch.float64), temperature, top_k)
+            # y_t ~ q(· | y_<t)
+            nxt = torch.multinomial(q, 1, generator=generator).squeeze(1)
+        nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
+        gain = log_probs.gather(1, nxt[:, None]).squeeze(1).to(torch.float64)
+        logp = logp + torch.where(done, torch.zeros_like(gain), gain)
+        tokens = torch.cat([tokens, nxt[:, None]], dim=1)  # (B, t + 1)
+        done = done | (nxt == eos)
+        if bool(done.all()):
+            break
+    return _rows_to_result(tokens[:, 1:], logp, eos)
