@@ -24,47 +24,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
+from _common import add_common_args, compare_many, describe, machine, markdown, prepare, report
 from torch import nn as tnn
 
 from deepnotes import nn
 from deepnotes.functional import causal_mask
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_block(fn: Callable[[], Any], inner: int, device: torch.device) -> float:
-    """Seconds per call of ``fn``, averaged over ``inner`` back-to-back calls."""
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    _sync(device)
-    return (time.perf_counter() - start) / inner
-
-
-def compare(fns: dict[str, Callable[[], Any]], device: torch.device, repeats: int, inner: int,
-            warmup: int) -> dict[str, float]:
-    """Median seconds per call of each function, measured in alternating blocks."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(time_block(fn, inner, device))
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def attention_rows(device: torch.device, batch: int, lengths: list[int], embed: int, heads: int,
@@ -109,7 +78,7 @@ def attention_rows(device: torch.device, batch: int, lengths: list[int], embed: 
                                       ("forward (eval, no_grad)", fwd, False)):
                 for m in modules.values():
                     m.train(train)
-                med = compare({n: wrap(n) for n in modules}, device, repeats, inner, warmup)
+                med = compare_many({n: wrap(n) for n in modules}, device, repeats, inner, warmup)
                 rows.append({"shape": f"B={batch} T={t} E={embed} H={heads}", "mask": masking,
                              "pass": what, "torch_s": med["torch"], "fused_s": med["fused"],
                              "scratch_s": med["scratch"],
@@ -120,72 +89,43 @@ def attention_rows(device: torch.device, batch: int, lengths: list[int], embed: 
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    header = ("| shape | mask | pass | torch (ms) | fused (ms) | scratch (ms) | fused/torch | "
-              "scratch/torch | scratch/fused |")
-    lines = [header, "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['shape']} | {r['mask']} | {r['pass']} | {r['torch_s'] * 1e3:,.2f} | "
-                     f"{r['fused_s'] * 1e3:,.2f} | {r['scratch_s'] * 1e3:,.2f} | "
-                     f"{r['fused_over_torch']:.2f} | {r['scratch_over_torch']:.2f} | "
-                     f"{r['scratch_over_fused']:.2f} |")
-    return "\n".join(lines)
-
-
-def machine() -> dict[str, Any]:
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "processor": platform.processor() or "unknown",
-            "threads": torch.get_num_threads()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
+    header = ["shape", "mask", "pass", "torch (ms)", "fused (ms)", "scratch (ms)", "fused/torch",
+              "scratch/torch", "scratch/fused"]
+    return markdown(header, [[r["shape"], r["mask"], r["pass"],
+                              *(f"{r[k] * 1e3:,.2f}" for k in ("torch_s", "fused_s", "scratch_s")),
+                              *(f"{r[k]:.2f}" for k in ("fused_over_torch", "scratch_over_torch",
+                                                        "scratch_over_fused"))] for r in rows],
+                    text_columns=3)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch", type=int, default=32, help="sequences per call (B)")
     parser.add_argument("--lengths", type=int, nargs="+", default=[64, 256],
                         help="sequence lengths T to measure")
     parser.add_argument("--embed", type=int, default=256, help="embedding size E")
     parser.add_argument("--heads", type=int, default=8, help="attention heads H")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="timed blocks per contender (median is reported)")
-    parser.add_argument("--inner", type=int, default=2, help="calls per timed block")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1; 0 keeps torch's default)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    add_common_args(parser, repeats=5, inner=2, warmup=1, per="contender")
     args = parser.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("--device cuda asked for, but torch sees no CUDA device; use --device cpu.",
-              file=sys.stderr)
+    device = prepare(args, {"--batch": args.batch, "--lengths": min(args.lengths),
+                            "--embed": args.embed, "--heads": args.heads})
+    if device is None:
         return 2
-    if min(args.repeats, args.inner, args.batch, args.embed, args.heads, *args.lengths) < 1 \
-            or min(args.warmup, args.threads) < 0 or args.embed % args.heads:
-        print("--repeats, --inner, --batch, --embed, --heads and --lengths must be >= 1 (heads "
-              "dividing embed), --warmup and --threads >= 0.", file=sys.stderr)
+    if args.embed % args.heads:
+        print(f"--heads {args.heads} must divide --embed {args.embed}.", file=sys.stderr)
         return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
 
     t0 = time.perf_counter()
     rows = attention_rows(device, args.batch, args.lengths, args.embed, args.heads,
                           args.repeats, args.inner, args.warmup)
     info = machine()
-    where = (f"cuda ({info.get('gpu', '?')})" if device.type == "cuda"
-             else f"cpu ({info['threads']} thread{'s' if info['threads'] != 1 else ''})")
-    print(f"multi-head self-attention, float32, {where}, torch {info['torch']}, median of "
-          f"{args.repeats} blocks x {args.inner} calls")
-    print()
-    print(markdown_table(rows))
-    print(f"\n({time.perf_counter() - t0:.1f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"benchmark": "attention", "device": args.device, "batch": args.batch,
-                       "lengths": args.lengths, "embed": args.embed, "heads": args.heads,
-                       "repeats": args.repeats, "inner": args.inner, "warmup": args.warmup,
-                       "machine": info, "results": rows}, f, indent=2)
+    report(f"multi-head self-attention, float32, {describe(device, info)}, torch "
+           f"{info['torch']}, median of {args.repeats} blocks x {args.inner} calls",
+           markdown_table(rows), t0,
+           args.json, {"benchmark": "attention", "device": args.device, "batch": args.batch,
+                      "lengths": args.lengths, "embed": args.embed, "heads": args.heads,
+                      "repeats": args.repeats, "inner": args.inner, "warmup": args.warmup,
+                      "machine": info, "results": rows})
     return 0
 
 

@@ -20,15 +20,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import sys
 import time
 from typing import Any
 
 import sacrebleu
 import torch
-from _common import compare, machine
+from _common import check_sizes, compare, machine, markdown, report
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from deepnotes.metrics import corpus_bleu
@@ -92,16 +90,10 @@ def bench_setting(name: str, hyps, refs, tokenize: str, repeats: int) -> dict[st
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| setting | BLEU | abs diff | ours (ms) | sacrebleu (ms) | ours/sacrebleu |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['setting']} | {r['bleu']:.4f} | {r['abs_diff']:.1e} | {r['ours_s'] * 1e3:,.1f}"
-            f" | {r['sacrebleu_s'] * 1e3:,.1f} | {r['ratio']:.2f} |"
-        )
-    return "\n".join(lines)
+    header = ["setting", "BLEU", "abs diff", "ours (ms)", "sacrebleu (ms)", "ours/sacrebleu"]
+    return markdown(header, [[r["setting"], f"{r['bleu']:.4f}", f"{r['abs_diff']:.1e}",
+                              f"{r['ours_s'] * 1e3:,.1f}", f"{r['sacrebleu_s'] * 1e3:,.1f}",
+                              f"{r['ratio']:.2f}"] for r in rows])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="ignored")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    if args.sentences < 1 or args.repeats < 1:
-        print("--sentences and --repeats must be >= 1.", file=sys.stderr)
+    if not check_sizes({"--sentences": args.sentences, "--repeats": args.repeats}):
         return 2
     t0 = time.perf_counter()
     hyps, ref1, ref2 = make_corpus(args.sentences, args.seed)
@@ -125,27 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         bench_setting("pre-split, 1 reference", pre, [pre_ref], "none", args.repeats),
     ]
     info = machine()
-    print(
-        f"corpus BLEU on {args.sentences:,} sentences, sacrebleu {sacrebleu.__version__}, "
-        f"Python {info['python']}, {info['processor']}, median of {args.repeats} calls"
-    )
-    print()
-    print(markdown_table(rows))
-    print(f"\n({time.perf_counter() - t0:.1f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "benchmark": "corpus-bleu",
-                    "sentences": args.sentences,
-                    "repeats": args.repeats,
-                    "sacrebleu": sacrebleu.__version__,
-                    "machine": info,
-                    "results": rows,
-                },
-                f,
-                indent=2,
-            )
+    report(f"corpus BLEU on {args.sentences:,} sentences, sacrebleu {sacrebleu.__version__}, "
+           f"Python {info['python']}, {info['processor']}, median of {args.repeats} calls",
+           markdown_table(rows), t0,
+           args.json, {"benchmark": "corpus-bleu", "sentences": args.sentences,
+                      "repeats": args.repeats, "sacrebleu": sacrebleu.__version__,
+                      "machine": info, "results": rows})
     return 0
 
 

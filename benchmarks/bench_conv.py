@@ -26,14 +26,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from typing import Any
 
 import torch
 import torch.nn.functional as TF
-from _common import compare, machine
+from _common import add_common_args, compare, describe, machine, markdown, prepare, report
 
 from deepnotes import functional as F
 from deepnotes import models
@@ -46,12 +44,6 @@ CONV_SHAPES: dict[str, tuple[tuple[int, int, int], int, int, int, int]] = {
     "resnet 32→64 3x3 s2 p1 @28": ((32, 28, 28), 64, 3, 2, 1),
     "resnet 64→128 1x1 s2 @14": ((64, 14, 14), 128, 1, 2, 0),
 }
-
-
-
-
-
-
 
 
 def conv_rows(device: torch.device, batch: int, repeats: int, inner: int,
@@ -123,59 +115,32 @@ def lenet_rows(device: torch.device, batch: int, repeats: int, inner: int,
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| op | pass | ours (ms) | torch (ms) | ours/torch |", "|---|---|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['op']} | {r['pass']} | {r['ours_s'] * 1e3:,.2f} | "
-                     f"{r['ref_s'] * 1e3:,.2f} | {r['ratio']:.2f} |")
-    return "\n".join(lines)
-
-
+    return markdown(["op", "pass", "ours (ms)", "torch (ms)", "ours/torch"],
+                    [[r["op"], r["pass"], f"{r['ours_s'] * 1e3:,.2f}", f"{r['ref_s'] * 1e3:,.2f}",
+                      f"{r['ratio']:.2f}"] for r in rows], text_columns=2)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch", type=int, default=32, help="images per conv/pool call")
     parser.add_argument("--train-batch", type=int, default=128, help="images per LeNet step")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="timed blocks per op and library (median is reported)")
-    parser.add_argument("--inner", type=int, default=2, help="calls per timed block")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1; 0 keeps torch's default)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    add_common_args(parser, repeats=5, inner=2, warmup=1)
     args = parser.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("--device cuda asked for, but torch sees no CUDA device; use --device cpu.",
-              file=sys.stderr)
+    device = prepare(args, {"--batch": args.batch, "--train-batch": args.train_batch})
+    if device is None:
         return 2
-    if min(args.repeats, args.inner, args.batch, args.train_batch) < 1 or \
-            min(args.warmup, args.threads) < 0:
-        print("--repeats, --inner, --batch and --train-batch must be >= 1, --warmup and "
-              "--threads >= 0.", file=sys.stderr)
-        return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
 
     t0 = time.perf_counter()
     rows = conv_rows(device, args.batch, args.repeats, args.inner, args.warmup)
     rows += lenet_rows(device, args.train_batch, args.repeats, args.inner, args.warmup)
     info = machine()
-    where = (f"cuda ({info.get('gpu', '?')})" if device.type == "cuda"
-             else f"cpu ({info['threads']} thread{'s' if info['threads'] != 1 else ''})")
-    print(f"conv2d/pooling (batch {args.batch}) and LeNet steps (batch {args.train_batch}), "
-          f"float32, {where}, torch {info['torch']}, median of {args.repeats} blocks x "
-          f"{args.inner} calls")
-    print()
-    print(markdown_table(rows))
-    print(f"\n({time.perf_counter() - t0:.1f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"benchmark": "conv", "device": args.device, "batch": args.batch,
-                       "train_batch": args.train_batch, "repeats": args.repeats,
-                       "inner": args.inner, "warmup": args.warmup, "machine": info,
-                       "results": rows}, f, indent=2)
+    report(f"conv2d/pooling (batch {args.batch}) and LeNet steps (batch {args.train_batch}), "
+           f"float32, {describe(device, info)}, torch {info['torch']}, median of "
+           f"{args.repeats} blocks x {args.inner} calls", markdown_table(rows), t0,
+           args.json, {"benchmark": "conv", "device": args.device, "batch": args.batch,
+                      "train_batch": args.train_batch, "repeats": args.repeats,
+                      "inner": args.inner, "warmup": args.warmup, "machine": info,
+                      "results": rows})
     return 0
 
 

@@ -21,14 +21,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import sys
 import time
 from typing import Any
 
 import torch
-from _common import machine, time_block
+from _common import add_common_args, compare, describe, machine, markdown, prepare, report
 
 import deepnotes.optim as dn
 
@@ -57,80 +54,45 @@ def mlp_params(device: torch.device, seed: int = 0) -> list[torch.nn.Parameter]:
     return params
 
 
-
-
-
-
 def bench_one(name: str, foreach: bool, device: torch.device, repeats: int, inner: int,
               warmup: int) -> dict[str, Any]:
     """Median seconds per ``step()`` for ours and torch's on the same work."""
     ours_cls, torch_cls, hyper = OPTIMIZERS[name]
     ours = ours_cls(mlp_params(device), foreach=foreach, **hyper)
     ref = torch_cls(mlp_params(device), foreach=foreach, **hyper)
-    for _ in range(warmup):
-        ours.step()
-        ref.step()
-    ours_times, ref_times = [], []
-    for _ in range(repeats):
-        ours_times.append(time_block(ours.step, inner, device))
-        ref_times.append(time_block(ref.step, inner, device))
-    ours_s, ref_s = statistics.median(ours_times), statistics.median(ref_times)
+    ours_s, ref_s = compare(ours.step, ref.step, device, repeats, inner, warmup)
     return {"optimizer": name, "foreach": foreach, "ours_s": ours_s, "torch_s": ref_s,
             "ratio": ours_s / ref_s}
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| optimizer | foreach | ours (µs/step) | torch (µs/step) | ours/torch |",
-             "|---|---|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['optimizer']} | {r['foreach']} | {r['ours_s'] * 1e6:,.1f} | "
-                     f"{r['torch_s'] * 1e6:,.1f} | {r['ratio']:.2f} |")
-    return "\n".join(lines)
-
-
+    return markdown(["optimizer", "foreach", "ours (µs/step)", "torch (µs/step)", "ours/torch"],
+                    [[r["optimizer"], str(r["foreach"]), f"{r['ours_s'] * 1e6:,.1f}",
+                      f"{r['torch_s'] * 1e6:,.1f}", f"{r['ratio']:.2f}"] for r in rows],
+                    text_columns=2)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--repeats", type=int, default=30,
-                        help="timed blocks per optimizer and library (median is reported)")
-    parser.add_argument("--inner", type=int, default=10, help="steps per timed block")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     parser.add_argument("--only", nargs="*", choices=list(OPTIMIZERS), default=list(OPTIMIZERS),
                         help="optimizers to run (default: all)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1; 0 keeps torch's default)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    add_common_args(parser, repeats=30, inner=10, warmup=10, unit="steps",
+                    per="optimizer and library")
     args = parser.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("--device cuda asked for, but torch sees no CUDA device; use --device cpu.",
-              file=sys.stderr)
+    device = prepare(args, {})
+    if device is None:
         return 2
-    if args.repeats < 1 or args.inner < 1 or args.warmup < 0 or args.threads < 0:
-        print("--repeats and --inner must be >= 1, --warmup and --threads >= 0.",
-              file=sys.stderr)
-        return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
 
     t0 = time.perf_counter()
     rows = [bench_one(name, foreach, device, args.repeats, args.inner, args.warmup)
             for name in args.only for foreach in (False, True)]
     info = machine()
-    where = (f"cuda ({info.get('gpu', '?')})" if device.type == "cuda"
-             else f"cpu ({info['threads']} thread{'s' if info['threads'] != 1 else ''})")
-    print(f"optimizer.step() on MLP {'-'.join(map(str, LAYERS))} float32, {where}, "
-          f"torch {info['torch']}, median of {args.repeats} blocks x {args.inner} steps")
-    print()
-    print(markdown_table(rows))
-    print(f"\n({time.perf_counter() - t0:.1f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"benchmark": "optim-step", "device": args.device, "layers": LAYERS,
-                       "repeats": args.repeats, "inner": args.inner, "warmup": args.warmup,
-                       "machine": info, "results": rows}, f, indent=2)
+    report(f"optimizer.step() on MLP {'-'.join(map(str, LAYERS))} float32, "
+           f"{describe(device, info)}, torch {info['torch']}, median of {args.repeats} "
+           f"blocks x {args.inner} steps", markdown_table(rows), t0,
+           args.json, {"benchmark": "optim-step", "device": args.device, "layers": LAYERS,
+                      "repeats": args.repeats, "inner": args.inner, "warmup": args.warmup,
+                      "machine": info, "results": rows})
     return 0
 
 

@@ -26,48 +26,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
-import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
+from _common import add_common_args, compare, describe, machine, markdown, prepare, report
 
 from deepnotes import nn
 
 KINDS = {"RNN": (nn.RNN, torch.nn.RNN), "GRU": (nn.GRU, torch.nn.GRU),
          "LSTM": (nn.LSTM, torch.nn.LSTM)}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_block(fn: Callable[[], Any], inner: int, device: torch.device) -> float:
-    """Seconds per call of ``fn``, averaged over ``inner`` back-to-back calls."""
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    _sync(device)
-    return (time.perf_counter() - start) / inner
-
-
-def compare(ours: Callable[[], Any], ref: Callable[[], Any], device: torch.device,
-            repeats: int, inner: int, warmup: int) -> tuple[float, float]:
-    """Median seconds per call of ``ours`` and ``ref``, measured in alternating blocks."""
-    for _ in range(warmup):
-        ours()
-        ref()
-    a, b = [], []
-    for _ in range(repeats):
-        a.append(time_block(ours, inner, device))
-        b.append(time_block(ref, inner, device))
-    return statistics.median(a), statistics.median(b)
 
 
 def _passes(module: torch.nn.Module, x: torch.Tensor, upstream: torch.Tensor):
@@ -121,72 +89,39 @@ def rnn_rows(device: torch.device, batch: int, steps: int, input_size: int, hidd
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| layer | pass | ours / reference | ours (ms) | reference (ms) | ratio |",
-             "|---|---|---|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['op']} | {r['pass']} | {r['compare']} | {r['ours_s'] * 1e3:,.2f} | "
-                     f"{r['ref_s'] * 1e3:,.2f} | {r['ratio']:.2f} |")
-    return "\n".join(lines)
-
-
-def machine() -> dict[str, Any]:
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "processor": platform.processor() or "unknown",
-            "threads": torch.get_num_threads()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
+    return markdown(["layer", "pass", "ours / reference", "ours (ms)", "reference (ms)", "ratio"],
+                    [[r["op"], r["pass"], r["compare"], f"{r['ours_s'] * 1e3:,.2f}",
+                      f"{r['ref_s'] * 1e3:,.2f}", f"{r['ratio']:.2f}"] for r in rows],
+                    text_columns=3)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch", type=int, default=32, help="sequences per batch (B)")
     parser.add_argument("--steps", type=int, default=35, help="time steps per sequence (T)")
     parser.add_argument("--input-size", type=int, default=28,
                         help="input features (C): one-hot vocabulary or embedding size")
     parser.add_argument("--hidden", type=int, default=256, help="hidden units (H)")
     parser.add_argument("--layers", type=int, default=1, help="stacked layers (L)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="timed blocks per layer and path (median is reported)")
-    parser.add_argument("--inner", type=int, default=2, help="calls per timed block")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1; 0 keeps torch's default)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    add_common_args(parser, repeats=5, inner=2, warmup=1, per="layer and path")
     args = parser.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("--device cuda asked for, but torch sees no CUDA device; use --device cpu.",
-              file=sys.stderr)
+    device = prepare(args, {"--batch": args.batch, "--steps": args.steps,
+                            "--input-size": args.input_size, "--hidden": args.hidden,
+                            "--layers": args.layers})
+    if device is None:
         return 2
-    sizes = (args.batch, args.steps, args.input_size, args.hidden, args.layers, args.repeats,
-             args.inner)
-    if min(sizes) < 1 or min(args.warmup, args.threads) < 0:
-        print("--batch, --steps, --input-size, --hidden, --layers, --repeats and --inner must "
-              "be >= 1, --warmup and --threads >= 0.", file=sys.stderr)
-        return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
 
     t0 = time.perf_counter()
     rows = rnn_rows(device, args.batch, args.steps, args.input_size, args.hidden, args.layers,
                     args.repeats, args.inner, args.warmup)
     info = machine()
-    where = (f"cuda ({info.get('gpu', '?')})" if device.type == "cuda"
-             else f"cpu ({info['threads']} thread{'s' if info['threads'] != 1 else ''})")
-    print(f"recurrent layers, float32, {where}, torch {info['torch']}, median of "
-          f"{args.repeats} blocks x {args.inner} calls")
-    print()
-    print(markdown_table(rows))
-    print(f"\n({time.perf_counter() - t0:.1f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"benchmark": "rnn", "device": args.device, "batch": args.batch,
-                       "steps": args.steps, "input_size": args.input_size,
-                       "hidden": args.hidden, "layers": args.layers, "repeats": args.repeats,
-                       "inner": args.inner, "warmup": args.warmup, "machine": info,
-                       "results": rows}, f, indent=2)
+    report(f"recurrent layers, float32, {describe(device, info)}, torch {info['torch']}, "
+           f"median of {args.repeats} blocks x {args.inner} calls", markdown_table(rows), t0,
+           args.json, {"benchmark": "rnn", "device": args.device, "batch": args.batch,
+                      "steps": args.steps, "input_size": args.input_size,
+                      "hidden": args.hidden, "layers": args.layers, "repeats": args.repeats,
+                      "inner": args.inner, "warmup": args.warmup, "machine": info,
+                      "results": rows})
     return 0
 
 

@@ -32,14 +32,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from typing import Any
 
 import torch
-from _common import machine, sync
+from _common import add_common_args, describe, machine, markdown, prepare, report, time_block
 from torch import nn
 
 from deepnotes import data as dn_data
@@ -59,8 +58,6 @@ def make_mlp(device: torch.device) -> nn.Module:
             layers.append(nn.ReLU())
         layers.append(nn.Linear(fan_in, fan_out))
     return nn.Sequential(*layers).to(device)
-
-
 
 
 class PlainLoop:
@@ -100,23 +97,15 @@ def make_trainer(x: torch.Tensor, y: torch.Tensor, batch_size: int, lr: float,
                    config=cfg)
 
 
-def timed(fn: Any, device: torch.device) -> float:
-    sync(device)
-    start = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - start
-
-
 def run(x: torch.Tensor, y: torch.Tensor, device: torch.device, epochs: int, warmup: int,
         batch_size: int, lr: float) -> dict[str, Any]:
     plain = PlainLoop(x, y, batch_size, lr, device)
     trainer = make_trainer(x, y, batch_size, lr, device)
     plain_s, trainer_s, plain_loss = [], [], []
     for e in range(warmup + epochs):
-        tp = timed(lambda: plain_loss.append(plain.epoch()), device)
+        tp = time_block(lambda: plain_loss.append(plain.epoch()), 1, device)
         trainer.config.epochs = e + 1  # the next fit() trains exactly one more epoch
-        tt = timed(trainer.fit, device)
+        tt = time_block(trainer.fit, 1, device)
         if e >= warmup:
             plain_s.append(tp)
             trainer_s.append(tt)
@@ -137,48 +126,29 @@ def run(x: torch.Tensor, y: torch.Tensor, device: torch.device, epochs: int, war
 def markdown_table(r: dict[str, Any], n: int, batch_size: int) -> str:
     batches = -(-n // batch_size)
     overhead_ms = (r["trainer_s"] - r["plain_s"]) / batches * 1e3
-    return "\n".join([
-        "| loop | s/epoch (median) | examples/s | Trainer/plain |",
-        "|---|---:|---:|---:|",
-        f"| plain PyTorch | {r['plain_s']:.3f} | {r['plain_examples_per_s']:,.0f} | 1.00 |",
-        f"| deepnotes Trainer | {r['trainer_s']:.3f} | {r['trainer_examples_per_s']:,.0f} | "
-        f"{r['ratio']:.3f} |",
-        "",
-        f"overhead per step: {overhead_ms:+.3f} ms ({batches} steps/epoch); final train loss "
-        f"plain {r['final_loss_plain']:.5f}, Trainer {r['final_loss_trainer']:.5f}; "
-        f"largest weight difference {r['max_weight_diff']:.2e}",
+    table = markdown(["loop", "s/epoch (median)", "examples/s", "Trainer/plain"], [
+        ["plain PyTorch", f"{r['plain_s']:.3f}", f"{r['plain_examples_per_s']:,.0f}", "1.00"],
+        ["deepnotes Trainer", f"{r['trainer_s']:.3f}", f"{r['trainer_examples_per_s']:,.0f}",
+         f"{r['ratio']:.3f}"],
     ])
-
-
-
-
+    return (f"{table}\n\noverhead per step: {overhead_ms:+.3f} ms ({batches} steps/epoch); final "
+            f"train loss plain {r['final_loss_plain']:.5f}, Trainer {r['final_loss_trainer']:.5f}; "
+            f"largest weight difference {r['max_weight_diff']:.2e}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--limit", type=int, default=20000,
                         help="Fashion-MNIST training images to use (default 20000)")
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per loop (median)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed epochs per loop first")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads on the CPU (default 1; 0 keeps torch's default)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    add_common_args(parser, repeats=None, inner=None, warmup=1, unit="epochs per loop")
     args = parser.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("--device cuda asked for, but torch sees no CUDA device; use --device cpu.",
-              file=sys.stderr)
+    device = prepare(args, {"--limit": args.limit, "--epochs": args.epochs,
+                            "--batch-size": args.batch_size})
+    if device is None:
         return 2
-    if args.limit < 1 or args.epochs < 1 or args.warmup < 0 or args.batch_size < 1 \
-            or args.threads < 0:
-        print("--limit, --epochs and --batch-size must be >= 1, --warmup and --threads >= 0.",
-              file=sys.stderr)
-        return 2
-    if args.threads and args.device == "cpu":
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
     try:
         ds = dn_data.load("fashion-mnist", split="train", limit=args.limit, flatten=True)
     except DeepnotesError as exc:
@@ -189,19 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     result = run(x, y, device, args.epochs, args.warmup, args.batch_size, args.lr)
     info = machine(device)
-    where = info.get("gpu", f"{info['processor']}, {info['threads']} thread(s)")
-    print(f"Trainer vs plain loop: MLP {'-'.join(map(str, LAYERS))} on Fashion-MNIST "
-          f"({len(x)} images, batch {args.batch_size}, torch.optim.Adam), device={args.device} "
-          f"({where}), torch {info['torch']}, median of {args.epochs} epochs after "
-          f"{args.warmup} warm-up")
-    print()
-    print(markdown_table(result, len(x), args.batch_size))
-    print(f"\n({time.perf_counter() - t0:.1f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"benchmark": "trainer-epoch", "device": args.device, "layers": LAYERS,
-                       "limit": len(x), "batch_size": args.batch_size, "epochs": args.epochs,
-                       "warmup": args.warmup, "machine": info, "results": result}, f, indent=2)
+    report(f"Trainer vs plain loop: MLP {'-'.join(map(str, LAYERS))} on Fashion-MNIST "
+           f"({len(x)} images, batch {args.batch_size}, torch.optim.Adam), "
+           f"{describe(device, info)}, torch {info['torch']}, median of {args.epochs} "
+           f"epochs after {args.warmup} warm-up",
+           markdown_table(result, len(x), args.batch_size), t0,
+           args.json, {"benchmark": "trainer-epoch", "device": args.device, "layers": LAYERS,
+                      "limit": len(x), "batch_size": args.batch_size, "epochs": args.epochs,
+                      "warmup": args.warmup, "machine": info, "results": result})
     return 0
 
 

@@ -13,14 +13,6 @@ from deepnotes.lessons.graph_attention import NodeClassifier, stochastic_block_m
 from deepnotes.lessons.nadaraya_watson import NWKernelRegression, gaussian_scores
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _run(name, tmp_path, **overrides):
     return lessons.get(name).run(out_dir=tmp_path, quick=True, **overrides)
 

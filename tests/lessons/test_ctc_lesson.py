@@ -12,14 +12,6 @@ from deepnotes.errors import ConfigError
 from deepnotes.lessons.ctc import BLANK, CTCReader, make_strings
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_strings_are_the_digit_images_side_by_side():
     g = torch.Generator().manual_seed(0)
     images = torch.rand(6, 1, 8, 8) + 0.1  # no all-zero column: gaps are easy to find
