@@ -4,6 +4,8 @@
     deepnotes run LESSON [--quick] [--set k=v ...] [--config FILE.toml] [--out DIR]
     deepnotes train MODEL --data NAME [--set k=v ...] [--out DIR] [--resume]
     deepnotes eval CHECKPOINT [--data NAME] [--split test]
+    deepnotes generate CHECKPOINT "prefix" [--chars N] [--temperature T] [--top-k K] [--seed S]
+    deepnotes translate CHECKPOINT "sentence" [...] [--beam K] [--alpha A]
     deepnotes data status | deepnotes data get NAME [--dest DIR]
 
 Errors we expect (unknown names, bad --set values, missing data, broken checkpoints) print one
@@ -153,8 +155,37 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from deepnotes.errors import ConfigError
+    from deepnotes.train.seq2seq import load_seq2seq, translate
+
+    if args.beam < 0:
+        raise ConfigError(f"--beam must be >= 1 beams (or 0 for greedy), got {args.beam}")
+    model, src_vocab, tgt_vocab, info = load_seq2seq(Path(args.checkpoint))
+    method = "beam" if args.beam and args.beam > 1 else "greedy"
+    out = translate(model, args.sentences, src_vocab, tgt_vocab, method=method,
+                    beam_size=args.beam or 1, alpha=args.alpha, max_len=args.max_len,
+                    num_steps=info.get("num_steps"))
+    for line in out:
+        print(line)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from deepnotes.errors import ConfigError
+    from deepnotes.lessons.lm_common import generate, load_lm
+
+    if args.chars < 1:
+        raise ConfigError(f"--chars must be >= 1 (tokens to generate), got {args.chars}")
+    model, vocab, info = load_lm(Path(args.checkpoint))
+    print(generate(model, vocab, args.prefix, num_tokens=args.chars, temperature=args.temperature,
+                   top_k=args.top_k, seed=args.seed, kind=info.get("preprocess", "none")))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list, "run": cmd_run, "train": cmd_train, "eval": cmd_eval, "data": cmd_data,
+    "translate": cmd_translate, "generate": cmd_generate,
 }
 
 
@@ -184,6 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("checkpoint")
     s.add_argument("--data", metavar="NAME", help="dataset (default: the one it was trained on)")
     s.add_argument("--split", default="test")
+
+    s = sub.add_parser("translate", help="translate sentences with a trained translation checkpoint")
+    s.add_argument("checkpoint", help="run folder or checkpoint of a translation model")
+    s.add_argument("sentences", nargs="+", metavar="SENTENCE")
+    s.add_argument("--beam", type=int, default=0, metavar="K", help="beam search with K beams (default: greedy)")
+    s.add_argument("--alpha", type=float, default=0.75, help="beam length-penalty exponent (default 0.75)")
+    s.add_argument("--max-len", type=int, default=None, help="most tokens to generate")
+
+    s = sub.add_parser("generate", help="continue a text prefix with a trained language model")
+    s.add_argument("checkpoint", help="run folder or checkpoint of a language model (rnn-lm lesson)")
+    s.add_argument("prefix", help='text to continue, e.g. "time traveller"')
+    s.add_argument("--chars", type=int, default=100, metavar="N", help="tokens to generate (default 100)")
+    s.add_argument("--temperature", type=float, default=0.0, metavar="T",
+                   help="0: greedy (default); > 0: sample, lower is more conservative")
+    s.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="sample among the K most probable tokens only (with --temperature > 0)")
+    s.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the sampling (default 0)")
 
     s = sub.add_parser("data", help="where the data is and how to get it")
     s.add_argument("action", choices=["status", "get"])

@@ -27,6 +27,15 @@ def _images(n: int, c: int = 1, side: int = 28):
     return lambda g: torch.rand(n, c, side, side, generator=g)
 
 
+def _translation(g):
+    """(src, src_valid_len, tgt_in) for the seq2seq translators: B=3, S=6, T=5."""
+    src = torch.randint(4, 11, (3, 6), generator=g)
+    return src, torch.tensor([6, 2, 4]), torch.randint(2, 13, (3, 5), generator=g)
+
+
+_S2S = {"src_vocab_size": 11, "tgt_vocab_size": 13, "embed_size": 6, "num_hiddens": 8,
+        "num_layers": 2, "dropout": 0.0, "bidirectional": True}
+
 # name -> (small config overrides, input maker(generator), expected output shape)
 SMALL = {
     "linear-regression": ({"in_features": 6}, lambda g: torch.randn(5, 6, generator=g), (5,)),
@@ -38,12 +47,24 @@ SMALL = {
     "lenet-modern": ({"num_classes": 7}, _images(4), (4, 7)),
     "resnet": ({"channels": (4, 6, 8), "blocks_per_stage": 2, "num_classes": 5},
                _images(3, side=12), (3, 5)),
+    "seq2seq-rnn": (_S2S, _translation, (3, 5, 13)),
+    "bahdanau": (_S2S, _translation, (3, 5, 13)),
+    "lstm-classifier": ({"vocab_size": 30, "embed_dim": 6, "hidden": 5, "num_classes": 3},
+                        lambda g: torch.randint(0, 30, (4, 7), generator=g), (4, 3)),
+    "bilstm-tagger": ({"vocab_size": 30, "num_tags": 6, "embed_dim": 6, "hidden": 5},
+                      lambda g: torch.randint(0, 30, (4, 7), generator=g), (4, 7, 6)),
 }
 
 
 def _input(name: str, dtype=torch.float32, seed: int = 0):
     x = SMALL[name][1](torch.Generator().manual_seed(seed))
-    return x.to(dtype)
+    if isinstance(x, tuple):  # several inputs; integer ones (token ids, lengths) keep their dtype
+        return tuple(t.to(dtype) if t.is_floating_point() else t for t in x)
+    return x.to(dtype) if x.is_floating_point() else x  # token ids keep their dtype
+
+
+def _call(model, x):
+    return model(*x) if isinstance(x, tuple) else model(x)
 
 
 def _has_fused(name: str) -> bool:
@@ -60,7 +81,7 @@ def test_every_registered_model_has_a_small_entry():
 def test_forward_backward_shape_and_every_parameter_gets_a_grad(name):
     torch.manual_seed(0)
     model = models.create(name, **SMALL[name][0])
-    out = model(_input(name))
+    out = _call(model, _input(name))
     assert tuple(out.shape) == SMALL[name][2]
     assert torch.isfinite(out).all()
     weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
@@ -78,7 +99,7 @@ def test_model_info_round_trip(name):
     again.load_state_dict(model.state_dict())
     model.eval(), again.eval()
     x = _input(name)
-    assert torch.equal(model(x), again(x))
+    assert torch.equal(_call(model, x), _call(again, x))
 
 
 FUSED = sorted(n for n in SMALL if _has_fused(n))
@@ -102,12 +123,20 @@ def test_fused_flag_reaches_every_layer(name, fused):
 
 
 def _run(model, x, seed=5):
-    x = x.detach().clone().requires_grad_(True)
-    out = model(x)
+    if isinstance(x, tuple) or not x.is_floating_point():
+        # token ids and lengths have no gradient: stand in a zero for the input's
+        out = _call(model, x)
+        inputs = list(model.parameters())
+        lead = (torch.zeros(()),)
+    else:
+        x = x.detach().clone().requires_grad_(True)
+        out = model(x)
+        inputs = [x, *model.parameters()]
+        lead = ()
     gen = torch.Generator().manual_seed(seed)
     upstream = torch.randn(out.shape, dtype=out.dtype, generator=gen)
-    grads = torch.autograd.grad(out, [x, *model.parameters()], upstream)
-    return out.detach(), grads
+    grads = torch.autograd.grad(out, inputs, upstream)
+    return out.detach(), lead + tuple(grads)
 
 
 @pytest.mark.parametrize("name", FUSED)

