@@ -1,4 +1,4 @@
-"""Registry-driven model tests plus the linear model's closed form and gradient descent (B2, B4)."""
+"""Model registry errors, the MLP's two paths, and the linear model's closed form and gradient descent (B2, B4)."""
 
 import numpy as np
 import pytest
@@ -8,46 +8,8 @@ from deepnotes import models
 from deepnotes.errors import ConfigError, ShapeError, UnknownNameError
 from deepnotes.models.linear import gradient_descent, normal_equation
 
-# Small configs per registered model: (overrides, input shape)
-SMALL = {
-    "linear-regression": ({"in_features": 6}, (5, 6)),
-    "softmax-regression": ({"in_features": 12, "num_classes": 4}, (5, 3, 4)),
-    "mlp": ({"in_features": 12, "hidden": (8, 8), "num_classes": 4, "dropout": 0.1}, (5, 12)),
-    "lenet": ({"num_classes": 4}, (3, 1, 28, 28)),
-    "lenet-modern": ({"num_classes": 4}, (3, 1, 28, 28)),
-    "resnet": ({"channels": (4, 8), "num_classes": 4}, (3, 1, 28, 28)),
-}
-
-
-def test_every_registered_model_has_a_small_config():
-    assert set(models.MODELS.names()) <= set(SMALL), "add a SMALL entry for each new model"
-
-
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_forward_backward_every_parameter_gets_a_grad(name):
-    overrides, shape = SMALL[name]
-    torch.manual_seed(0)
-    model = models.create(name, **overrides)
-    out = model(torch.randn(*shape))
-    assert out.shape[0] == shape[0]
-    assert torch.isfinite(out).all()
-    out.square().sum().backward()
-    for pname, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
-        assert p.grad.abs().sum() > 0, f"{pname} got a zero gradient"
-
-
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_model_info_round_trip(name):
-    overrides, shape = SMALL[name]
-    model = models.create(name, **overrides)
-    info = models.model_info(model)
-    again = models.from_info(info)
-    assert again.config == model.config
-    again.load_state_dict(model.state_dict())
-    model.eval(), again.eval()
-    x = torch.randn(*shape)
-    assert torch.equal(model(x), again(x))
+# The registry-driven checks of every model (forward/backward, model_info round trip, fused
+# paths) live in tests/models/test_all_models.py.
 
 
 def test_unknown_model_lists_close_matches():
