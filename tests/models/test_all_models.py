@@ -49,6 +49,8 @@ SMALL = {
                _images(3, side=12), (3, 5)),
     "seq2seq-rnn": (_S2S, _translation, (3, 5, 13)),
     "bahdanau": (_S2S, _translation, (3, 5, 13)),
+    "rnn-lm": ({"vocab_size": 11, "cell": "lstm", "hidden": 6, "num_layers": 2, "embedding": 4},
+               lambda g: torch.randint(0, 11, (3, 5), generator=g), (3, 5, 11)),
     "lstm-classifier": ({"vocab_size": 30, "embed_dim": 6, "hidden": 5, "num_classes": 3},
                         lambda g: torch.randint(0, 30, (4, 7), generator=g), (4, 3)),
     "bilstm-tagger": ({"vocab_size": 30, "num_tags": 6, "embed_dim": 6, "hidden": 5},
@@ -64,7 +66,8 @@ def _input(name: str, dtype=torch.float32, seed: int = 0):
 
 
 def _call(model, x):
-    return model(*x) if isinstance(x, tuple) else model(x)
+    out = model(*x) if isinstance(x, tuple) else model(x)
+    return out[0] if isinstance(out, tuple) else out  # language models return (logits, state)
 
 
 def _has_fused(name: str) -> bool:
