@@ -15,14 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from deepnotes.decoding.search import (
-    SearchResult,
-    StepFn,
-    _batch_and_device,
-    _call,
-    _check_args,
-    _rows_to_result,
-)
+from deepnotes.decoding.search import SearchResult, StepFn, _check_args, token_by_token
 from deepnotes.errors import ConfigError
 from deepnotes.functional.softmax import softmax
 
@@ -110,23 +103,13 @@ def sample(
     _check_args(bos, eos, max_len)
     if temperature < 0:
         raise ConfigError(f"temperature must be >= 0, got {temperature}")
-    B, device = _batch_and_device(state, batch_size, device)
-    tokens = torch.full((B, 1), bos, dtype=torch.long, device=device)
-    logp = torch.zeros(B, dtype=torch.float64, device=device)
-    done = torch.zeros(B, dtype=torch.bool, device=device)
-    for _ in range(max_len):
-        log_probs, state = _call(step, tokens, state)
+
+    def choose(log_probs: Tensor) -> Tensor:
         if temperature == 0:
-            nxt = log_probs.argmax(dim=-1)
-        else:
-            q = sampling_distribution(log_probs.to(torch.float64), temperature, top_k)
-            # y_t ~ q(· | y_<t)
-            nxt = torch.multinomial(q, 1, generator=generator).squeeze(1)
-        nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
-        gain = log_probs.gather(1, nxt[:, None]).squeeze(1).to(torch.float64)
-        logp = logp + torch.where(done, torch.zeros_like(gain), gain)
-        tokens = torch.cat([tokens, nxt[:, None]], dim=1)  # (B, t + 1)
-        done = done | (nxt == eos)
-        if bool(done.all()):
-            break
-    return _rows_to_result(tokens[:, 1:], logp, eos)
+            return log_probs.argmax(dim=-1)
+        q = sampling_distribution(log_probs.to(torch.float64), temperature, top_k)
+        # y_t ~ q(· | y_<t)
+        return torch.multinomial(q, 1, generator=generator).squeeze(1)
+
+    return token_by_token(step, bos, eos, max_len, choose, state=state, batch_size=batch_size,
+                          device=device)

@@ -197,6 +197,21 @@ def greedy_search(
 
     Notes: S3, S5.
     """
+    # y_t = argmax_y log P(y | y_<t)
+    return token_by_token(step, bos, eos, max_len, lambda log_probs: log_probs.argmax(dim=-1),
+                          state=state, batch_size=batch_size, device=device)
+
+
+def token_by_token(step: StepFn, bos: int, eos: int, max_len: int,
+                   choose: Callable[[Tensor], Tensor], *, state: Any = None,
+                   batch_size: int | None = None,
+                   device: torch.device | str | None = None) -> SearchResult:
+    """One token per step for every row: ``choose(log_probs (B, V)) -> next tokens (B,)``.
+
+    The loop greedy search and sampling share: rows that produced ``<eos>`` keep being fed
+    ``<eos>`` (their outputs ignored), and each row's log-probability sums the model's
+    :math:`\log P(y_t \mid y_{<t})` of the tokens it kept.
+    """
     _check_args(bos, eos, max_len)
     B, device = _batch_and_device(state, batch_size, device)
     tokens = torch.full((B, 1), bos, dtype=torch.long, device=device)
@@ -204,8 +219,7 @@ def greedy_search(
     done = torch.zeros(B, dtype=torch.bool, device=device)
     for _ in range(max_len):
         log_probs, state = _call(step, tokens, state)
-        # y_t = argmax_y log P(y | y_<t)
-        nxt = log_probs.argmax(dim=-1)
+        nxt = choose(log_probs)
         nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
         # log P(y_1..y_t) = log P(y_1..y_{t-1}) + log P(y_t | y_<t)
         gain = log_probs.gather(1, nxt[:, None]).squeeze(1).to(torch.float64)

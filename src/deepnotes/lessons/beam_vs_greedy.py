@@ -36,6 +36,7 @@ from deepnotes.errors import ConfigError
 from deepnotes.lessons.base import LessonResult
 from deepnotes.lessons.common import cpu_threads
 from deepnotes.lessons.mt_common import (
+    RNNTranslatorSettings,
     copy_baseline_bleu,
     load_mt_data,
     train_translator,
@@ -48,27 +49,12 @@ CONCEPTS = ("S5", "S3", "S4")
 
 
 @dataclass
-class Config:
+class Config(RNNTranslatorSettings):
     quick: bool = False  # fixture corpus, tiny model (tests)
     checkpoint: str = ""  # a translator checkpoint (e.g. the bahdanau lesson's) instead of training
     model: str = "bahdanau"  # model trained when no checkpoint is given
-    max_words: int = 15  # keep pairs with at most this many tokens a side
-    embed_size: int = 128  # word embedding width
-    num_hiddens: int = 256  # GRU hidden size
-    num_layers: int = 2  # GRU layers
-    dropout: float = 0.3  # dropout on embeddings and between layers
-    bidirectional: bool = False  # bidirectional encoder
-    epochs: int = 20  # passes over the training pairs
-    batch_size: int = 64  # pairs per minibatch
-    lr: float = 0.003  # Adam learning rate
-    clip: float = 1.0  # max gradient norm
-    scheduled_sampling: float = 0.0  # > 0: feed own predictions while training (A14)
     beam_sizes: tuple[int, ...] = (2, 4, 8)  # k values compared with greedy
     alphas: tuple[float, ...] = (0.75, 0.0)  # length-penalty exponents
-    threads: int = 1  # torch CPU threads (0: leave as is)
-    device: str = "auto"  # cpu | cuda | auto
-    progress: bool | None = None  # progress bar (None: only on a terminal)
-    seed: int = 0  # controls initialisation, dropout and shuffling
 
 
 def _model_and_data(cfg: Config, out_dir: Path):

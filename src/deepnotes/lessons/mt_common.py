@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,28 @@ INTRANSITIVE = {"sleeps": "duerme|está durmiendo|está dormido|está descansand
                 "waits": "espera|está esperando|está aguardando|está quieto", "eats": "come"}
 # "a|b": either translation, chosen at random per sentence (irreducible uncertainty);
 # "a|b|c|d" with probabilities 0.4, 0.2, 0.2, 0.2 (b, c, d share their first word: greedy's trap)
+
+
+@dataclass
+class RNNTranslatorSettings:
+    """Data, model and training settings the RNN translation lessons share (their ``Config``s
+    add their own fields to these)."""
+
+    max_words: int = 15  # keep pairs with at most this many tokens a side
+    embed_size: int = 128  # word embedding width
+    num_hiddens: int = 256  # GRU hidden size (and attention width)
+    num_layers: int = 2  # GRU layers (encoder and decoder)
+    dropout: float = 0.3  # dropout on embeddings and between layers
+    bidirectional: bool = False  # bidirectional encoder
+    epochs: int = 20  # passes over the training pairs
+    batch_size: int = 64  # pairs per minibatch
+    lr: float = 0.003  # Adam learning rate
+    clip: float = 1.0  # max gradient norm
+    scheduled_sampling: float = 0.0  # > 0: feed own predictions, up to this probability (A14)
+    threads: int = 1  # torch CPU threads (0: leave as is)
+    device: str = "auto"  # cpu | cuda | auto
+    progress: bool | None = None  # progress bar (None: only on a terminal)
+    seed: int = 0  # controls initialisation, dropout and shuffling
 
 
 def _either(rng: random.Random, word: str) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 from deepnotes.lessons.base import LessonResult
 from deepnotes.lessons.common import cpu_threads
 from deepnotes.lessons.mt_common import (
+    RNNTranslatorSettings,
     bleu_rows,
     loss_figure,
     sample_rows,
@@ -39,26 +40,11 @@ CONCEPTS = ("S1", "S2", "S3", "S4")
 
 
 @dataclass
-class Config:
+class Config(RNNTranslatorSettings):
     quick: bool = False  # fixture corpus, tiny model, 8 epochs (tests)
-    max_words: int = 15  # keep pairs with at most this many tokens a side
-    embed_size: int = 128  # word embedding width
-    num_hiddens: int = 256  # GRU hidden size
-    num_layers: int = 2  # GRU layers (encoder and decoder)
-    dropout: float = 0.3  # dropout on embeddings and between layers
-    bidirectional: bool = False  # bidirectional encoder
-    epochs: int = 20  # passes over the training pairs
-    batch_size: int = 64  # pairs per minibatch
-    lr: float = 0.003  # Adam learning rate
-    clip: float = 1.0  # max gradient norm
-    scheduled_sampling: float = 0.0  # > 0: feed own predictions, up to this probability (A14)
     beam_size: int = 4  # k of the beam-search row of the BLEU table
     alpha: float = 0.75  # length-penalty exponent of that row
     samples: int = 8  # test translations shown
-    threads: int = 1  # torch CPU threads (0: leave as is)
-    device: str = "auto"  # cpu | cuda | auto
-    progress: bool | None = None  # progress bar (None: only on a terminal)
-    seed: int = 0  # controls initialisation, dropout and shuffling
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
