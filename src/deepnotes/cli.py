@@ -179,7 +179,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--chars must be >= 1 (tokens to generate), got {args.chars}")
     model, vocab, info = load_lm(Path(args.checkpoint))
     print(generate(model, vocab, args.prefix, num_tokens=args.chars, temperature=args.temperature,
-                   top_k=args.top_k, seed=args.seed, kind=info.get("preprocess", "none")))
+                   top_k=args.top_k, seed=args.seed, kind=info.get("preprocess", "none"),
+                   tokens=info.get("tokens", "char")))
     return 0
 
 

@@ -206,7 +206,7 @@ def token_by_token(step: StepFn, bos: int, eos: int, max_len: int,
                    choose: Callable[[Tensor], Tensor], *, state: Any = None,
                    batch_size: int | None = None,
                    device: torch.device | str | None = None) -> SearchResult:
-    """One token per step for every row: ``choose(log_probs (B, V)) -> next tokens (B,)``.
+    r"""One token per step for every row: ``choose(log_probs (B, V)) -> next tokens (B,)``.
 
     The loop greedy search and sampling share: rows that produced ``<eos>`` keep being fed
     ``<eos>`` (their outputs ignored), and each row's log-probability sums the model's

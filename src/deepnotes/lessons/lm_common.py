@@ -36,7 +36,7 @@ from deepnotes.functional import clip_grad_norm_, grad_norm, log_softmax
 from deepnotes.models import from_info, model_info
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import CosineAnnealingLR, create_optimizer
-from deepnotes.text import NGramLM, Vocab
+from deepnotes.text import NGramLM, Vocab, tokenize
 
 __all__ = [
     "TIME_MACHINE_CHARS",
@@ -50,6 +50,7 @@ __all__ = [
     "perplexity",
     "plot_curves",
     "preprocess",
+    "word_corpus",
     "save_lm",
     "train_lm",
 ]
@@ -82,6 +83,33 @@ def char_corpus(text: str, max_chars: int | None = None, kind: str = "d2l"
         raise ConfigError(f"a character LM needs a text of at least 2 characters, got {len(text)}")
     vocab = Vocab(list(text), reserved=("<unk>",))
     return torch.tensor(vocab.to_indices(list(text)), dtype=torch.long), vocab, text
+
+
+def word_corpus(text: str, max_tokens: int | None = None, min_freq: int = 2
+                ) -> tuple[Tensor, Vocab, list[str]]:
+    """Word ids (words and punctuation marks, lower-cased), the vocabulary and the tokens used.
+
+    Words seen fewer than ``min_freq`` times in the text map to ``<unk>`` (R1).
+
+    Example:
+        >>> ids, vocab, toks = word_corpus("The cat. The dog. The cat!", min_freq=2)
+        >>> toks[:3], vocab.to_tokens(ids[:3].tolist())
+        (['the', 'cat', '.'], ['the', 'cat', '.'])
+    """
+    tokens = [t for line in tokenize(text, kind="word") for t in line][:max_tokens]
+    if len(tokens) < 2:
+        raise ConfigError(f"a word LM needs a text of at least 2 words, got {len(tokens)}")
+    vocab = Vocab(tokens, min_freq=min_freq, reserved=("<unk>",))
+    return torch.tensor(vocab.to_indices(tokens), dtype=torch.long), vocab, tokens
+
+
+def _prefix_tokens(prefix: str, kind: str, tokens: str) -> list[str]:
+    """The prefix as the model's tokens: characters (after ``kind`` preprocessing) or words."""
+    if tokens == "word":
+        return [t for line in tokenize(prefix, kind="word") for t in line]
+    if tokens == "char":
+        return list(preprocess(prefix, kind))
+    raise ConfigError(f"unknown token kind {tokens!r}; choose 'char' or 'word'")
 
 
 # ----------------------------------------------------------------------------- loss / eval
@@ -339,8 +367,11 @@ def _step_fn(model: nn.Module, context: list[int], reread: bool):
 @torch.no_grad()
 def generate(model: nn.Module, vocab: Vocab, prefix: str, num_tokens: int = 50,
              temperature: float = 0.0, top_k: int | None = None, seed: int = 0,
-             kind: str = "d2l") -> str:
-    r"""Continue ``prefix`` by ``num_tokens`` characters: greedy (τ = 0) or sampled (τ > 0).
+             kind: str = "d2l", tokens: str = "char") -> str:
+    r"""Continue ``prefix`` by ``num_tokens`` tokens: greedy (τ = 0) or sampled (τ > 0).
+
+    ``tokens="char"`` (default) continues character by character; ``tokens="word"`` reads the
+    prefix as words (and punctuation marks) and joins the output with spaces.
 
     The prefix (preprocessed like the training text) warms the state up; then each step feeds
     the last character and picks :math:`\arg\max_y P(y \mid \cdot)` (``temperature=0``, via
@@ -359,10 +390,10 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_tokens: int = 50,
     """
     if num_tokens < 1:
         raise ConfigError(f"num_tokens must be >= 1, got {num_tokens}")
-    text = preprocess(prefix, kind)
-    if not text:
+    given = _prefix_tokens(prefix, kind, tokens)
+    if not given:
         raise ConfigError(f"the prefix {prefix!r} is empty after preprocessing; give some letters")
-    ids = vocab.to_indices(list(text))
+    ids = vocab.to_indices(given)
     model.eval()
     device = next(model.parameters()).device
     reread = bool(getattr(model, "bidirectional", False))
@@ -380,12 +411,13 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_tokens: int = 50,
         g = torch.Generator(device="cpu").manual_seed(seed)
         out = sample(step, ids[-1], eos, num_tokens, temperature=temperature, top_k=top_k,
                      generator=g, state=state, batch_size=1, device=device)
-    return text + "".join(vocab.to_tokens(out.tokens[0]))
+    sep = " " if tokens == "word" else ""
+    return sep.join(given + vocab.to_tokens(out.tokens[0]))
 
 
 # ----------------------------------------------------------------------------- checkpoints
 def save_lm(model: nn.Module, vocab: Vocab, path: str | Path, kind: str = "d2l",
-            extra: dict[str, Any] | None = None) -> str:
+            extra: dict[str, Any] | None = None, tokens: str = "char") -> str:
     """Save an LM and its vocabulary as one checkpoint that ``deepnotes generate`` can use.
 
     The vocabulary (``Vocab.state_dict()``) and the preprocessing go into the checkpoint's JSON
@@ -397,7 +429,7 @@ def save_lm(model: nn.Module, vocab: Vocab, path: str | Path, kind: str = "d2l",
     if info is None:
         raise ConfigError("save_lm needs a model built with deepnotes.models.create "
                           "(it records the name and config that rebuild it)")
-    info["text"] = {"vocab": vocab.state_dict(), "tokens": "char", "preprocess": kind,
+    info["text"] = {"vocab": vocab.state_dict(), "tokens": tokens, "preprocess": kind,
                     **(extra or {})}
     return str(save_checkpoint(path, model, model_info=info))
 

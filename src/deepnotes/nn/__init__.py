@@ -12,6 +12,12 @@ from deepnotes.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSE
 from deepnotes.nn.norms import BatchNorm1d, BatchNorm2d, LayerNorm
 from deepnotes.nn.positional import LearnedPositionalEmbedding, PositionalEncoding
 from deepnotes.nn.recurrent import GRU, LSTM, RNN, JordanRNN
+from deepnotes.nn.transformer import (
+    AddNorm,
+    PositionWiseFFN,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+)
 
 __all__ = [
     "Sigmoid", "Tanh", "ReLU", "GELU", "HardSigmoid",
@@ -22,4 +28,5 @@ __all__ = [
     "AdditiveAttention", "DotProductAttention", "MultiHeadAttention",
     "PositionalEncoding", "LearnedPositionalEmbedding",
     "RNN", "GRU", "LSTM", "JordanRNN",
+    "PositionWiseFFN", "AddNorm", "TransformerEncoderBlock", "TransformerDecoderBlock",
 ]
