@@ -76,15 +76,18 @@ def test_sequence_mask_matches_a_loop():
         sequence_mask(torch.ones(2, 3), 4)
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("eps", [0.0, 0.1])
-def test_masked_cross_entropy_is_the_mean_over_valid_tokens(eps):
+def test_masked_cross_entropy_is_the_mean_over_valid_tokens(eps, fused):
     logits, target, valid = _batch()
-    ours = masked_cross_entropy(logits, target, valid, label_smoothing=eps)
+    ours = masked_cross_entropy(logits, target, valid, label_smoothing=eps, fused=fused)
     torch.testing.assert_close(ours, _reference(logits, target, valid, eps), atol=1e-12, rtol=0)
     # sum and none: the same per-token terms, zero at padding
-    per_token = masked_cross_entropy(logits, target, valid, label_smoothing=eps, reduction="none")
+    per_token = masked_cross_entropy(logits, target, valid, label_smoothing=eps, reduction="none",
+                                     fused=fused)
     assert per_token.shape == (4, 6) and (per_token[~sequence_mask(valid, 6)] == 0).all()
-    total = masked_cross_entropy(logits, target, valid, label_smoothing=eps, reduction="sum")
+    total = masked_cross_entropy(logits, target, valid, label_smoothing=eps, reduction="sum",
+                                 fused=fused)
     torch.testing.assert_close(total, ours * int(valid.sum()), atol=1e-12, rtol=0)
 
 
@@ -148,3 +151,14 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_fused_and_formula_paths_agree_in_value_and_gradient():
+    logits, target, valid = _batch()
+    grads = []
+    for fused in (True, False):
+        x = logits.detach().clone().requires_grad_(True)
+        loss = masked_cross_entropy(x, target, valid, label_smoothing=0.1, fused=fused)
+        grads.append((loss.detach(), torch.autograd.grad(loss, x)[0]))
+    torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-12, rtol=0)
+    torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-12, rtol=0)

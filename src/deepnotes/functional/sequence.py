@@ -58,7 +58,8 @@ def sequence_mask(valid_len: Tensor, max_len: int) -> Tensor:
 
 
 def masked_cross_entropy(logits: Tensor, target: Tensor, valid_len: Tensor,
-                         label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
+                         label_smoothing: float = 0.0, reduction: str = "mean",
+                         fused: bool = True) -> Tensor:
     r"""Cross-entropy of a padded batch of sequences, averaged over the valid tokens only.
 
     .. math::
@@ -77,6 +78,8 @@ def masked_cross_entropy(logits: Tensor, target: Tensor, valid_len: Tensor,
         label_smoothing: :math:`\varepsilon \in [0, 1]`. Default ``0``.
         reduction: ``"mean"`` (over valid tokens, default), ``"sum"`` (over valid tokens) or
             ``"none"`` (the :math:`(B, T)` per-token losses, zero at padding).
+        fused: ``True`` (default) computes :math:`\ell` with torch's fused cross-entropy
+            kernel; ``False`` with our :func:`~deepnotes.functional.cross_entropy` formula.
 
     Shape:
         - logits :math:`(B, T, V)`, target :math:`(B, T)`, valid_len :math:`(B,)`.
@@ -105,8 +108,9 @@ def masked_cross_entropy(logits: Tensor, target: Tensor, valid_len: Tensor,
     # padded targets may hold any index: point them at class 0 so the gather stays in range
     safe_target = torch.where(mask, target, torch.zeros_like(target))
     # ℓ[b, t] per token; the class dim moves to 1 as cross_entropy expects
-    per_token = cross_entropy(logits.transpose(1, 2), safe_target, reduction="none",
-                              label_smoothing=label_smoothing)  # (B, T)
+    ce = torch.nn.functional.cross_entropy if fused else cross_entropy
+    per_token = ce(logits.transpose(1, 2), safe_target, reduction="none",
+                   label_smoothing=label_smoothing)  # (B, T)
     # m ⊙ ℓ: padding contributes nothing
     per_token = per_token * mask.to(per_token.dtype)
     if reduction == "none":
