@@ -35,12 +35,12 @@ from deepnotes.lessons.lm_common import (
     causal_perplexity,
     char_corpus,
     generate,
+    lesson_text,
     perplexity,
     plot_curves,
     train_lm,
 )
 from deepnotes.models import create
-from deepnotes.text import sample_text
 
 NAME = "bidirectional"
 SUMMARY = "a BiRNN trained as a next-token LM cheats (train ppl ~1) but fails causally (R4)"
@@ -65,13 +65,10 @@ class Config:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
+    raw, source = lesson_text(cfg.quick, cfg.corpus, f"{cfg.chars:,} chars")
     if cfg.quick:
-        raw, source = sample_text(), "the sample text"
         hidden, epochs, lr = 64, 10, 0.02
     else:
-        from deepnotes.data.corpora import load_corpus
-
-        raw, source = load_corpus(cfg.corpus), f"{cfg.chars:,} chars of {cfg.corpus}"
         hidden, epochs, lr = cfg.hidden, cfg.epochs, cfg.lr
     ids, vocab, _ = char_corpus(raw, max_chars=cfg.chars)
     cut = int(len(ids) * 0.9)

@@ -28,8 +28,13 @@ from torch import nn  # noqa: E402
 
 from deepnotes.data import load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, fit_metrics, save_model  # noqa: E402
-from deepnotes.lessons.common import cosine_over, cpu_threads  # noqa: E402
+from deepnotes.lessons.common import (  # noqa: E402  # noqa: E402
+    cosine_over,
+    cpu_threads,
+    fit_classifier,
+    fit_metrics,
+    save_model,
+)
 from deepnotes.models import create  # noqa: E402
 from deepnotes.nn import Conv2d  # noqa: E402
 from deepnotes.runtime import seed_everything  # noqa: E402

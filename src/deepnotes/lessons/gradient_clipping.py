@@ -42,9 +42,14 @@ import torch
 
 from deepnotes.lessons.base import LessonResult
 from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.lm_common import TIME_MACHINE_CHARS, LMRun, char_corpus, train_lm
+from deepnotes.lessons.lm_common import (
+    TIME_MACHINE_CHARS,
+    LMRun,
+    char_corpus,
+    lesson_text,
+    train_lm,
+)
 from deepnotes.models import create
-from deepnotes.text import sample_text
 
 NAME = "gradient-clipping"
 SUMMARY = "RNN LM at a large lr: loss/gradient spikes without clipping, none with it (R7, O11)"
@@ -97,13 +102,10 @@ def _summary(r: LMRun, cfg: Config) -> dict[str, float]:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
+    raw, source = lesson_text(cfg.quick, cfg.corpus, f"{cfg.chars:,} chars")
     if cfg.quick:
-        raw, source = sample_text(), "the sample text"
         hidden, epochs, batch = 64, 10, 16
     else:
-        from deepnotes.data.corpora import load_corpus
-
-        raw, source = load_corpus(cfg.corpus), f"{cfg.chars:,} chars of {cfg.corpus}"
         hidden, epochs, batch = cfg.hidden, cfg.epochs, cfg.batch_size
     ids, vocab, _ = char_corpus(raw, max_chars=cfg.chars)
     cut = int(len(ids) * 0.9)

@@ -41,11 +41,16 @@ import torch
 from deepnotes.functional import clip_grad_norm_
 from deepnotes.lessons.base import LessonResult
 from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.lm_common import TIME_MACHINE_CHARS, char_corpus, plot_curves, train_lm
+from deepnotes.lessons.lm_common import (
+    TIME_MACHINE_CHARS,
+    char_corpus,
+    lesson_text,
+    plot_curves,
+    train_lm,
+)
 from deepnotes.models import create
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import create_optimizer
-from deepnotes.text import sample_text
 
 NAME = "gru-vs-lstm"
 SUMMARY = "GRU vs LSTM vs RNN: same-budget LM perplexity and time, memory across a gap (R5, R6)"
@@ -109,13 +114,10 @@ def _probe(cell: str, gap: int, cfg: Config, steps: int, forget_bias: float = 0.
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
+    raw, source = lesson_text(cfg.quick, cfg.corpus, f"{cfg.chars:,} chars")
     if cfg.quick:
-        raw, source = sample_text(), "the sample text"
         hidden, epochs, lr, gaps, probe_steps = 64, 10, 0.02, (15,), 150
     else:
-        from deepnotes.data.corpora import load_corpus
-
-        raw, source = load_corpus(cfg.corpus), f"{cfg.chars:,} chars of {cfg.corpus}"
         hidden, epochs, lr, gaps = cfg.hidden, cfg.epochs, cfg.lr, tuple(cfg.gaps)
         probe_steps = cfg.probe_steps
     ids, vocab, _ = char_corpus(raw, max_chars=cfg.chars)

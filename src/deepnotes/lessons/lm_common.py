@@ -36,7 +36,7 @@ from deepnotes.functional import clip_grad_norm_, grad_norm, log_softmax
 from deepnotes.models import from_info, model_info
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import CosineAnnealingLR, create_optimizer
-from deepnotes.text import NGramLM, Vocab, tokenize
+from deepnotes.text import NGramLM, Vocab, sample_text, tokenize
 
 __all__ = [
     "TIME_MACHINE_CHARS",
@@ -44,6 +44,7 @@ __all__ = [
     "causal_perplexity",
     "char_corpus",
     "generate",
+    "lesson_text",
     "lm_loss",
     "load_lm",
     "ngram_baseline",
@@ -83,6 +84,16 @@ def char_corpus(text: str, max_chars: int | None = None, kind: str = "d2l"
         raise ConfigError(f"a character LM needs a text of at least 2 characters, got {len(text)}")
     vocab = Vocab(list(text), reserved=("<unk>",))
     return torch.tensor(vocab.to_indices(list(text)), dtype=torch.long), vocab, text
+
+
+def lesson_text(quick: bool, corpus: str, what: str) -> tuple[str, str]:
+    """``(raw text, where it came from)``: the built-in sample text in quick mode, else
+    ``deepnotes.data.load_corpus(corpus)`` (``what`` says how much of it the lesson uses)."""
+    if quick:
+        return sample_text(), "the built-in sample text (Pride and Prejudice ch. 1-2)"
+    from deepnotes.data.corpora import load_corpus
+
+    return load_corpus(corpus), f"{what} of {corpus}"
 
 
 def word_corpus(text: str, max_tokens: int | None = None, min_freq: int = 2

@@ -26,8 +26,7 @@ from deepnotes.data import load
 from deepnotes.data.augment import AugmentedBatches, Compose, RandomCrop, RandomHorizontalFlip
 from deepnotes.data.loader import MiniBatches
 from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import Fit, fit_metrics
-from deepnotes.lessons.common import cpu_threads
+from deepnotes.lessons.common import Fit, cpu_threads, fit_metrics
 from deepnotes.models import create, model_info
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import create_optimizer, warmup_cosine

@@ -35,6 +35,7 @@ from deepnotes.lessons.lm_common import (
     TIME_MACHINE_CHARS,
     char_corpus,
     generate,
+    lesson_text,
     ngram_baseline,
     perplexity,
     plot_curves,
@@ -43,7 +44,6 @@ from deepnotes.lessons.lm_common import (
 )
 from deepnotes.models import create
 from deepnotes.runtime import resolve_device
-from deepnotes.text import sample_text
 
 NAME = "rnn-lm"
 SUMMARY = "char-level RNN/GRU/LSTM/2-layer GRU LMs: val perplexity vs d2l's and a char trigram (R8)"
@@ -92,12 +92,7 @@ def _settings(cfg: Config) -> dict:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    if cfg.quick:
-        raw, source = sample_text(), "the built-in sample text (Pride and Prejudice ch. 1-2)"
-    else:
-        from deepnotes.data.corpora import load_corpus
-
-        raw, source = load_corpus(cfg.corpus), f"the first {cfg.chars:,} characters of {cfg.corpus}"
+    raw, source = lesson_text(cfg.quick, cfg.corpus, f"the first {cfg.chars:,} characters")
     ids, vocab, text = char_corpus(raw, max_chars=cfg.chars)
     cut = int(len(ids) * (1 - cfg.val_fraction))
     train_ids, val_ids = ids[:cut], ids[cut:]

@@ -25,6 +25,7 @@ from deepnotes.lessons.base import LessonResult
 from deepnotes.lessons.common import cpu_threads
 from deepnotes.lessons.lm_common import (
     generate,
+    lesson_text,
     ngram_baseline,
     perplexity,
     plot_curves,
@@ -34,7 +35,6 @@ from deepnotes.lessons.lm_common import (
 )
 from deepnotes.models import create
 from deepnotes.runtime import resolve_device
-from deepnotes.text import sample_text
 
 NAME = "word-lm"
 SUMMARY = "word-level LSTM LM on Austen vs Laplace-smoothed word n-grams: perplexity (R8)"
@@ -68,14 +68,11 @@ class Config:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
+    raw, source = lesson_text(cfg.quick, cfg.corpus, f"the first {cfg.max_tokens:,} words")
     if cfg.quick:
-        raw, source = sample_text(), "the built-in sample text (Pride and Prejudice ch. 1-2)"
         sizes = {"hidden": 64, "embedding": 32, "epochs": 15, "min_freq": 2, "lr": 0.01,
                  "batch_size": 8, "num_steps": 20}
     else:
-        from deepnotes.data.corpora import load_corpus
-
-        raw, source = load_corpus(cfg.corpus), f"the first {cfg.max_tokens:,} words of {cfg.corpus}"
         sizes = {"hidden": cfg.hidden, "embedding": cfg.embedding, "epochs": cfg.epochs,
                  "min_freq": cfg.min_freq, "lr": cfg.lr, "batch_size": cfg.batch_size,
                  "num_steps": cfg.num_steps}
