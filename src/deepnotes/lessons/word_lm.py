@@ -6,6 +6,10 @@ embedding replaces the one-hot input. Its validation perplexity beats the Laplac
 unigram, bigram and trigram models (R2) fitted to the same training words, because its state
 carries more than the last two words and its embeddings share strength between similar words.
 Perplexity is exp(mean NLL) over the validation words (R8): the vocabulary size is a uniform guess.
+Measured (full mode, 235 s of training on one shared CPU core): V = 3,666, validation
+perplexity 93.6 (102.6 in windows from a zero state) against 134.7 for the best smoothed word
+n-gram (trigram falling back on the bigram), 145.1 bigram, 373.0 unigram. In quick mode (~1,900
+training words) the LSTM beats only the unigram.
 
 Data: full mode, the first 200,000 word tokens (words and punctuation marks, lower-cased) of the
 Jane Austen novels (janeaustenr), words seen fewer than 3 times → ``<unk>``, the last 10% as
