@@ -26,6 +26,7 @@ Notes: G6.
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any, Iterator, Sequence
 
@@ -102,7 +103,7 @@ def augmentation_generator(seed: int, epoch: int, batch: int) -> torch.Generator
 
 
 # ---------------------------------------------------------------------------- base classes
-class Transform:
+class Transform(abc.ABC):
     """A random image transform: ``t(x, generator=None)`` for ``x`` of shape (N, C, H, W) or (C, H, W).
 
     Subclasses implement ``_apply(x, gen)`` on a 4-d float batch and draw their random numbers
@@ -124,8 +125,9 @@ class Transform:
         out = self._apply(x.unsqueeze(0) if single else x, generator)
         return out.squeeze(0) if single else out
 
-    def _apply(self, x: Tensor, gen: torch.Generator | None) -> Tensor:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _apply(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
+        """The transform on a batch ``(N, C, H, W)``, drawing its randomness from ``gen``."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

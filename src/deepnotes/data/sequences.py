@@ -200,7 +200,8 @@ class SequenceBatches(MiniBatches):
         return make(self.ids, self.batch_size, self.num_steps, self._rng(epoch), max_batches=len(self))
 
     def order(self, epoch: int) -> torch.Tensor:  # MiniBatches API: not meaningful here
-        raise NotImplementedError("SequenceBatches has no example order; use batches(epoch).")
+        raise ConfigError("SequenceBatches has no example order (its batches are windows of one "
+                          "token stream); use batches(epoch) instead")
 
     def __iter__(self) -> Iterator[Batch]:
         epoch, start = self.epoch, self._resume_batch
