@@ -50,12 +50,12 @@ from typing import Any
 
 import torch
 from _common import machine, time_block
+from deepnotes.tasks.lm import TIME_MACHINE_CHARS, char_corpus, lm_loss
 
 from deepnotes import models
 from deepnotes.data import SequenceBatches
 from deepnotes.errors import DeepnotesError
 from deepnotes.functional import clip_grad_norm_
-from deepnotes.lessons.lm_common import TIME_MACHINE_CHARS, char_corpus, lm_loss
 from deepnotes.optim import create_optimizer
 
 LR, CLIP = 4.0, 1.0  # the d2l book's LSTM language model: SGD lr 4, clipping at 1

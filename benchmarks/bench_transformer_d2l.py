@@ -40,7 +40,7 @@ from torch import nn as tnn
 
 from deepnotes.functional.sequence import masked_cross_entropy
 from deepnotes.models import create
-from deepnotes.train.seq2seq import teacher_forcing_inputs
+from deepnotes.tasks.translation import teacher_forcing_inputs
 
 STUBBED = ("torchvision", "torchvision.transforms", "IPython", "IPython.display",
            "matplotlib_inline", "matplotlib_inline.backend_inline", "requests")

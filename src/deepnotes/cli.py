@@ -4,7 +4,7 @@
     deepnotes run LESSON [--quick] [--set k=v ...] [--config FILE.toml] [--out DIR]
     deepnotes train MODEL --data NAME [--set k=v ...] [--out DIR] [--resume]
     deepnotes eval CHECKPOINT [--data NAME] [--split test]
-    deepnotes generate CHECKPOINT "prefix" [--chars N] [--temperature T] [--top-k K] [--seed S]
+    deepnotes generate CHECKPOINT "prefix" [--tokens N] [--temperature T] [--top-k K] [--seed S]
     deepnotes translate CHECKPOINT "sentence" [...] [--beam K] [--alpha A]
     deepnotes data status | deepnotes data get NAME [--dest DIR]
 
@@ -95,6 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.quick:
         cfg = apply_overrides(cfg, {"quick": True})
     cfg = apply_overrides(cfg, args.set or [])
+    if args.threads is not None:
+        cfg = apply_overrides(cfg, {"threads": args.threads})
+    cfg = lesson.configure(cfg)  # quick values in the fields still at their defaults
     out = Path(args.out) if args.out else _default_out(lesson.name)
     out.mkdir(parents=True, exist_ok=True)
     save_toml({"lesson": lesson.name, "config": to_dict(cfg), "versions": _versions()}, out / "config.toml")
@@ -122,7 +125,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deepnotes.train.job import run_job
 
     out = Path(args.out) if args.out else _default_out(args.model)
-    summary = run_job(args.model, args.data, args.set or [], out, resume=args.resume)
+    sets = list(args.set or [])
+    if args.threads is not None:
+        sets.append(f"threads={args.threads}")
+    summary = run_job(args.model, args.data, sets, out, resume=args.resume)
     shown = {k: v for k, v in summary.items() if k.startswith("test_")}
     final = summary.get("final", {})
     print(f"trained {args.model} on {args.data} for {final.get('epoch', '?')} epochs")
@@ -157,7 +163,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from deepnotes.errors import ConfigError
-    from deepnotes.train.seq2seq import load_seq2seq, translate
+    from deepnotes.tasks.translation import load_seq2seq, translate
 
     if args.beam < 0:
         raise ConfigError(f"--beam must be >= 1 beams (or 0 for greedy), got {args.beam}")
@@ -173,12 +179,12 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from deepnotes.errors import ConfigError
-    from deepnotes.lessons.lm_common import generate, load_lm
+    from deepnotes.tasks.lm import generate, load_lm
 
-    if args.chars < 1:
-        raise ConfigError(f"--chars must be >= 1 (tokens to generate), got {args.chars}")
+    if args.tokens < 1:
+        raise ConfigError(f"--tokens must be >= 1 (tokens to generate), got {args.tokens}")
     model, vocab, info = load_lm(Path(args.checkpoint))
-    print(generate(model, vocab, args.prefix, num_tokens=args.chars, temperature=args.temperature,
+    print(generate(model, vocab, args.prefix, num_tokens=args.tokens, temperature=args.temperature,
                    top_k=args.top_k, seed=args.seed, kind=info.get("preprocess", "none"),
                    tokens=info.get("tokens", "char")))
     return 0
@@ -203,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a config field")
     s.add_argument("--config", metavar="FILE.toml", help="read config fields from a TOML file")
     s.add_argument("--out", metavar="DIR", help="run folder (default runs/LESSON-TIME)")
+    _threads_flag(s)
 
     s = sub.add_parser("train", help="train a registered model on a dataset")
     s.add_argument("model")
@@ -211,11 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="job field (epochs, lr, optimizer, ...) or model.FIELD=VALUE")
     s.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL-TIME)")
     s.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    _threads_flag(s)
 
     s = sub.add_parser("eval", help="evaluate a checkpoint on a dataset split")
     s.add_argument("checkpoint")
     s.add_argument("--data", metavar="NAME", help="dataset (default: the one it was trained on)")
     s.add_argument("--split", default="test")
+    _threads_flag(s)
 
     s = sub.add_parser("translate", help="translate sentences with a trained translation checkpoint")
     s.add_argument("checkpoint", help="run folder or checkpoint of a translation model")
@@ -223,16 +232,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--beam", type=int, default=0, metavar="K", help="beam search with K beams (default: greedy)")
     s.add_argument("--alpha", type=float, default=0.75, help="beam length-penalty exponent (default 0.75)")
     s.add_argument("--max-len", type=int, default=None, help="most tokens to generate")
+    _threads_flag(s)
 
     s = sub.add_parser("generate", help="continue a text prefix with a trained language model")
     s.add_argument("checkpoint", help="run folder or checkpoint of a language model (rnn-lm lesson)")
     s.add_argument("prefix", help='text to continue, e.g. "time traveller"')
-    s.add_argument("--chars", type=int, default=100, metavar="N", help="tokens to generate (default 100)")
+    s.add_argument("--tokens", type=int, default=100, metavar="N",
+                   help="tokens to generate: characters for a character LM, words for a word LM "
+                        "(default 100)")
     s.add_argument("--temperature", type=float, default=0.0, metavar="T",
                    help="0: greedy (default); > 0: sample, lower is more conservative")
     s.add_argument("--top-k", type=int, default=None, metavar="K",
                    help="sample among the K most probable tokens only (with --temperature > 0)")
     s.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the sampling (default 0)")
+    _threads_flag(s)
 
     s = sub.add_parser("data", help="where the data is and how to get it")
     s.add_argument("action", choices=["status", "get"])
@@ -241,9 +254,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _threads_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch CPU threads (default: torch's own count, all cores); "
+                        "use --threads 1 on a machine other jobs are using")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        threads = getattr(args, "threads", None)
+        if threads is not None and threads < 0:
+            raise DeepnotesError(f"--threads must be >= 0 (0: torch's default), got {threads}")
+        if threads and args.command not in ("run", "train"):  # run/train record it in the config
+            import torch
+
+            torch.set_num_threads(threads)
         return COMMANDS[args.command](args)
     except DeepnotesError as e:
         print(f"deepnotes: error: {e}", file=sys.stderr)

@@ -14,13 +14,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+import tomllib
 
 from deepnotes.errors import ConfigError
 

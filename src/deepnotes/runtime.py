@@ -65,12 +65,16 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 def torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` torch intra-op threads, then restore the previous count.
 
-    Small matmuls gain nothing from splitting over threads, and on a busy or shared CPU the
-    threads waiting on each other can make them ten times slower; lessons that train many
-    tiny models use ``with torch_threads(1):``.
+    ``n = 0`` leaves torch's count as it is (torch's default uses every core, the right choice
+    on your own machine). On a shared or busy CPU the threads of one process wait on each
+    other while another job holds a core, which can make small operations many times slower:
+    there ``n = 1`` (``--threads 1``) is the setting to use.
     """
-    if not isinstance(n, int) or n < 1:
-        raise ConfigError(f"thread count must be a positive integer, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"thread count must be an integer >= 0 (0: torch's default), got {n!r}")
+    if n == 0:
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
+from deepnotes.tasks.lm import char_corpus, generate, save_lm, train_lm
 
 from deepnotes import models
 from deepnotes.cli import main
-from deepnotes.lessons.common import save_model
-from deepnotes.lessons.lm_common import char_corpus, generate, save_lm, train_lm
+from deepnotes.train.checkpoint import save_model
 
 TEXT = "abcd efgh " * 40  # a period-10 text: a trained model continues it exactly
 
@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory):
 
 def test_greedy_generation_continues_the_prefix(run_dir):
     out, model, vocab = run_dir
-    p = deepnotes("generate", str(out), "ABCD E", "--chars", "14")
+    p = deepnotes("generate", str(out), "ABCD E", "--tokens", "14")
     assert p.returncode == 0, p.stderr
     text = p.stdout.strip("\n")
     assert text == "abcd efgh abcd efgh" + " "  # prefix preprocessed like the training text
@@ -51,7 +51,7 @@ def test_greedy_generation_continues_the_prefix(run_dir):
 
 def test_sampling_is_seeded_and_matches_the_library(run_dir, capsys):
     out, model, vocab = run_dir
-    args = ("generate", str(out / "checkpoint.safetensors"), "ab", "--chars", "30",
+    args = ("generate", str(out / "checkpoint.safetensors"), "ab", "--tokens", "30",
             "--temperature", "3", "--top-k", "4", "--seed")
     code_a, a, _ = in_process(capsys, *args, "7")
     code_b, b, _ = in_process(capsys, *args, "8")
@@ -64,7 +64,7 @@ def test_sampling_is_seeded_and_matches_the_library(run_dir, capsys):
     ("missing", (), "does not exist"),
     ("plain", (), "vocabulary"),
     ("ok", ("--temperature", "-1"), "temperature"),
-    ("ok", ("--chars", "0"), "--chars"),
+    ("ok", ("--tokens", "0"), "--tokens"),
 ])
 def test_errors_are_one_sentence(run_dir, capsys, where, args, expect):
     out = run_dir[0]

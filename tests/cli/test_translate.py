@@ -10,9 +10,13 @@ import torch
 
 from deepnotes import models
 from deepnotes.cli import main
-from deepnotes.lessons.mt_common import load_mt_data
+from deepnotes.tasks.translation import (
+    load_translation_corpus,
+    save_seq2seq,
+    train_seq2seq,
+    translate,
+)
 from deepnotes.train.checkpoint import save_checkpoint
-from deepnotes.train.seq2seq import save_seq2seq, train_seq2seq, translate
 
 SENTENCES = ["the red car sleeps.", "the girl sees the old dog."]
 
@@ -20,7 +24,7 @@ SENTENCES = ["the red car sleeps.", "the girl sees the old dog."]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("translator")
-    data = load_mt_data(True, out, batch_size=32, fixture_size=160)
+    data = load_translation_corpus("toy-en-es", batch_size=32, toy_pairs=160)
     torch.manual_seed(0)
     model = models.create("seq2seq-rnn", src_vocab_size=len(data.src_vocab),
                           tgt_vocab_size=len(data.tgt_vocab), embed_size=16, num_hiddens=24,

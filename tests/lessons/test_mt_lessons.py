@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from deepnotes.data.toy_mt import toy_pairs
 
 from deepnotes import lessons
 from deepnotes.errors import ConfigError
-from deepnotes.lessons.mt_common import fixture_pairs
 
 
 def _run(name, out, **overrides):
@@ -31,8 +31,8 @@ def _learns(m):
 
 
 def test_fixture_corpus_is_reproducible_and_reorders_adjectives():
-    pairs = fixture_pairs(200, seed=0)
-    assert pairs == fixture_pairs(200, seed=0) and pairs != fixture_pairs(200, seed=1)
+    pairs = toy_pairs(200, seed=0)
+    assert pairs == toy_pairs(200, seed=0) and pairs != toy_pairs(200, seed=1)
     en, es = next((s, t) for s, t in pairs if s.startswith("the red car "))
     assert es.split()[:3] in (["el", "coche", "rojo"], ["el", "carro", "rojo"]), (en, es)
 

@@ -11,7 +11,7 @@ import torch
 from deepnotes import lessons
 from deepnotes.lessons.cnn_vs_self_attention import SmallCNN, SmallViT
 from deepnotes.lessons.self_attention_vs_rnn import crossover, growth_exponent
-from deepnotes.train.seq2seq import load_seq2seq, translate
+from deepnotes.tasks.translation import load_seq2seq, translate
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from deepnotes import models
 from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.models.seq2seq_rnn import reverse_padded
-from deepnotes.train.seq2seq import Seq2SeqModel
+from deepnotes.tasks.translation import Seq2SeqModel
 
 f64 = torch.float64
 NAMES = ["seq2seq-rnn", "bahdanau"]

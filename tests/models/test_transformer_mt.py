@@ -13,7 +13,7 @@ from deepnotes import models
 from deepnotes.decoding import beam_search, greedy_search
 from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.functional.sequence import masked_cross_entropy
-from deepnotes.train.seq2seq import Seq2SeqModel, teacher_forcing_inputs
+from deepnotes.tasks.translation import Seq2SeqModel, teacher_forcing_inputs
 
 f64 = torch.float64
 SMALL = {"src_vocab_size": 11, "tgt_vocab_size": 13, "embed_dim": 8, "num_heads": 2,

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from deepnotes.data import MiniBatches
-from deepnotes.train import TrainConfig, Trainer, accuracy
+from deepnotes.metrics import accuracy
+from deepnotes.train import TrainConfig, Trainer
 
 
 def classification_data(n: int = 40, d: int = 5, classes: int = 3, seed: int = 1

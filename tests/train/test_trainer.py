@@ -12,13 +12,13 @@ from torch import nn
 from deepnotes.data import MiniBatches
 from deepnotes.errors import ConfigError, NonFiniteLossError
 from deepnotes.runtime import seed_everything
+from deepnotes.metrics import accuracy
 from deepnotes.train import (
     Callback,
     EarlyStopping,
     StepRecorder,
     TrainConfig,
     Trainer,
-    accuracy,
     peek_checkpoint,
 )
 from tests.train.helpers import (

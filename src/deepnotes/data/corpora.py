@@ -73,6 +73,7 @@ INSTALL = {
     "tang-poems": f"{_APT} fortunes-zh",
     "fortunes-zh": f"{_APT} fortunes-zh",
     "file": "nothing to install: pass path= to your own UTF-8 text file",
+    "sample": "nothing to install: ships with deepnotes",
 }
 CORPORA = {
     "austen": "Jane Austen's 6 novels, 73k lines, ~4.0M chars (janeaustenr); book= filter",
@@ -83,6 +84,7 @@ CORPORA = {
     "tang-poems": "300 Tang poems in Chinese (fortunes-zh tang300), for char-level LMs",
     "fortunes-zh": "Chinese fortunes, ~5k entries (fortunes-zh chinese), for char-level LMs",
     "file": "your own UTF-8 plain-text file (path=...)",
+    "sample": "Pride and Prejudice ch. 1-2 (8.8 KB), shipped with deepnotes: quick modes and tests",
 }
 
 
@@ -321,6 +323,10 @@ def load_documents(name: str, **kw: Any) -> list[str]:
         return _zh_entries("tang300", name, kw.get("root"))
     if name == "fortunes-zh":
         return _zh_entries("chinese", name, kw.get("root"))
+    if name == "sample":
+        from deepnotes.text import sample_text
+
+        return sample_text().split("\n")
     if name == "file":
         if "path" not in kw:
             raise ConfigError("load_corpus('file') needs path=, e.g. path='my_text.txt'.")
@@ -398,6 +404,8 @@ def _locate(name: str) -> str | None:
     if name in ("tang-poems", "fortunes-zh"):
         path = FORTUNE_DIR / ("tang300" if name == "tang-poems" else "chinese")
         return str(path) if path.is_file() else None
+    if name == "sample":
+        return "package deepnotes (deepnotes/text/sample_en.txt)"
     return "your file (path=...)"
 
 

@@ -39,6 +39,7 @@ import torch
 
 from deepnotes.data.fashion_mnist import data_home
 from deepnotes.data.loader import MiniBatches
+from deepnotes.data.toy_mt import TOY_NAME, TOY_PAIRS, toy_pairs
 from deepnotes.errors import ConfigError, DataMissingError, UnknownNameError
 from deepnotes.text import Vocab, tokenize
 
@@ -406,7 +407,9 @@ def load_translation_data(
     """Tokenise, filter, split and index a parallel corpus (S1) into a :class:`TranslationData`.
 
     Args:
-        name: ``"bible-en-es"`` (English -> Spanish verses); ignored when ``path`` is given.
+        name: ``"bible-en-es"`` (English -> Spanish verses) or ``"toy-en-es"`` (the made-up
+            corpus of :mod:`deepnotes.data.toy_mt`, generated from ``seed``); ignored when
+            ``path`` is given.
         path: the user's ``source<TAB>target`` file instead of a named corpus.
         max_words: keep pairs with 1..max_words tokens on both sides (punctuation marks count
             as tokens, as in d2l); None keeps all.
@@ -437,9 +440,13 @@ def load_translation_data(
         pairs, label = read_parallel_tsv(path), str(path)
     elif name == BIBLE_NAME:
         pairs, label = load_bible_pairs(), BIBLE_NAME
+    elif name == TOY_NAME:
+        # generated from ``seed``; the key that picks the split is the source, as for a TSV
+        made = toy_pairs(TOY_PAIRS if limit is None else limit, seed)
+        pairs, label = [(s, t, s) for s, t in made], TOY_NAME
     else:
-        raise UnknownNameError(f"unknown parallel corpus {name!r}; use name={BIBLE_NAME!r} or "
-                               "path= a 'source<TAB>target' file.")
+        raise UnknownNameError(f"unknown parallel corpus {name!r}; use name={BIBLE_NAME!r}, "
+                               f"{TOY_NAME!r} or path= a 'source<TAB>target' file.")
     if num_steps is None:
         num_steps = 32 if max_words is None else max_words + 1
     for arg, value in (("max_words", max_words), ("num_steps", num_steps), ("min_freq", min_freq),

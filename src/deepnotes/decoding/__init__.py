@@ -1,11 +1,6 @@
 """deepnotes.decoding: turning model scores into sequences (greedy, beam, exhaustive, sampling, CTC)."""
 
-from deepnotes.decoding.ctc import (
-    ctc_best_path,
-    ctc_prefix_beam_search,
-    edit_distance,
-    label_error_rate,
-)
+from deepnotes.decoding.ctc import ctc_best_path, ctc_prefix_beam_search
 from deepnotes.decoding.sampling import sample, sampling_distribution
 from deepnotes.decoding.search import (
     Hypothesis,
@@ -22,8 +17,6 @@ __all__ = [
     # CTC (R10)
     "ctc_best_path",
     "ctc_prefix_beam_search",
-    "edit_distance",
-    "label_error_rate",
     # search (S3, S5)
     "Hypothesis",
     "SearchResult",

@@ -1,4 +1,6 @@
-r"""Decoding CTC outputs: best path, prefix beam search, and the label error rate.
+r"""Decoding CTC outputs: best path and prefix beam search.
+
+The label error rate that scores them is :func:`deepnotes.metrics.label_error_rate`.
 
 A CTC network gives per-frame probabilities :math:`y^t_c` over the labels and the blank. The
 labelling we want is :math:`\arg\max_{\mathbf l} p(\mathbf l \mid x)` with
@@ -23,7 +25,7 @@ from torch import Tensor
 from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.functional.ctc import ctc_collapse
 
-__all__ = ["ctc_best_path", "ctc_prefix_beam_search", "edit_distance", "label_error_rate"]
+__all__ = ["ctc_best_path", "ctc_prefix_beam_search"]
 
 Labelling = tuple[int, ...]
 
@@ -175,49 +177,3 @@ def ctc_prefix_beam_search(log_probs: Tensor, beam_width: int = 8,
     rows = lp.double().transpose(0, 1).tolist()  # (B, T, C) as Python floats
     out = [_prefix_beam(r[:n], beam_width, blank, top_k) for r, n in zip(rows, lengths)]
     return out[0] if unbatched else out
-
-
-def edit_distance(a: Sequence, b: Sequence) -> int:
-    r"""Levenshtein distance: fewest insertions, deletions, substitutions turning ``a`` into ``b``.
-
-    .. math::
-        D_{i,j} = \min\big(D_{i-1,j} + 1,\ D_{i,j-1} + 1,\ D_{i-1,j-1} + [a_i \ne b_j]\big),
-        \qquad D_{i,0} = i,\ D_{0,j} = j
-
-    Example:
-        >>> edit_distance("kitten", "sitting")
-        3
-
-    Notes: R10 (label error rate).
-    """
-    a, b = list(a), list(b)
-    prev = list(range(len(b) + 1))  # D_{0, j} = j
-    for i, x in enumerate(a, start=1):
-        cur = [i]  # D_{i, 0} = i
-        for j, y in enumerate(b, start=1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
-
-
-def label_error_rate(hypotheses: Sequence[Sequence], references: Sequence[Sequence]) -> float:
-    r"""Label error rate: total edit distance over total reference length.
-
-    .. math::
-        \text{LER} = \frac{\sum_n \mathrm{ED}(\hat{\mathbf l}_n, \mathbf l_n)}{\sum_n |\mathbf l_n|}
-
-    Predicting nothing scores 1.0; wrong insertions can push it above 1.
-
-    Example:
-        >>> label_error_rate([(1, 2), ()], [(1, 3), (4,)])
-        0.6666666666666666
-
-    Notes: R10.
-    """
-    if len(hypotheses) != len(references):
-        raise ConfigError(f"need one hypothesis per reference, got {len(hypotheses)} and "
-                          f"{len(references)}")
-    total = sum(len(r) for r in references)
-    if total == 0:
-        raise ConfigError("the references hold no labels; the label error rate is undefined")
-    return sum(edit_distance(h, r) for h, r in zip(hypotheses, references)) / total

@@ -36,11 +36,13 @@ from deepnotes.data.augment import (
     RandomHorizontalFlip,
 )
 from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads, save_model
+from deepnotes.lessons.common import cpu_threads
+from deepnotes.metrics import accuracy
 from deepnotes.models import create, model_info
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import create_optimizer, create_schedule
-from deepnotes.train import Callback, TrainConfig, Trainer, accuracy
+from deepnotes.train import Callback, TrainConfig, Trainer
+from deepnotes.train.checkpoint import save_model
 
 NAME = "augmentation"
 SUMMARY = "flips, shifts and erased patches narrow the train/test gap and lift test accuracy of a CNN on 2,000 images (G6)"

@@ -47,12 +47,10 @@ from torch import Tensor, nn  # noqa: E402
 from deepnotes.data import load  # noqa: E402
 from deepnotes.errors import NonFiniteLossError  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import (
-    cpu_threads,  # noqa: E402
-    fit_classifier,  # noqa: E402
-)
+from deepnotes.lessons.common import cpu_threads  # noqa: E402
 from deepnotes.nn import BatchNorm1d, ReLU  # noqa: E402
 from deepnotes.runtime import seed_everything  # noqa: E402
+from deepnotes.tasks.classification import fit_classifier  # noqa: E402
 from deepnotes.train.callbacks import Callback, StepRecorder  # noqa: E402
 
 NAME = "batch-norm"

@@ -40,11 +40,12 @@ from torch import nn  # noqa: E402
 from deepnotes.data import load  # noqa: E402
 from deepnotes.errors import ConfigError  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
 from deepnotes.models import MODELS, create  # noqa: E402
 from deepnotes.nn import CrossEntropyLoss  # noqa: E402
 from deepnotes.optim import create_optimizer  # noqa: E402
 from deepnotes.runtime import resolve_device  # noqa: E402
+from deepnotes.tasks.classification import fit_classifier  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "batch-size"
 SUMMARY = "time per update/epoch vs batch size 1..4096; small batches generalise better at equal epochs (O2)"

@@ -14,8 +14,8 @@ as greedy's on 90 / 95 / 98 % of the verses; test BLEU 8.3 greedy, 9.1 / 9.1 / 9
 9.0 / 8.8 / 8.8 (α = 0.75); decoding time 0.5 s greedy vs 1.2 / 2.1 / 2.3 s.
 
 Data: the model of the ``bahdanau`` lesson (trained here with the same settings, or loaded from
-``checkpoint``) on the English -> Spanish Bible test split; quick mode: the fixture corpus of
-:mod:`deepnotes.lessons.mt_common`, whose intransitive verbs are the notes' trap for greedy
+``checkpoint``) on the English -> Spanish Bible test split; quick mode: the made-up
+``toy-en-es`` corpus of :mod:`deepnotes.data.toy_mt`, whose intransitive verbs are the notes' trap for greedy
 search (``espera`` 0.4 vs ``está esperando`` / ``está aguardando`` / ``está quieto`` 0.2 each).
 
 Notes: S5, S3, S4.
@@ -27,21 +27,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from deepnotes.errors import ConfigError
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.mt_common import (
-    RNNTranslatorSettings,
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.tasks.translation import (
+    SMALL_TRANSLATOR,
+    TranslatorSettings,
     copy_baseline_bleu,
-    load_mt_data,
+    evaluate_bleu,
+    load_seq2seq,
+    load_translation_corpus,
     train_translator,
 )
-from deepnotes.train.seq2seq import evaluate_bleu, load_seq2seq
 
 NAME = "beam-vs-greedy"
 SUMMARY = "beam search (k = 2, 4, 8; α = 0.75 and 0) vs greedy: log P and test BLEU (S5)"
@@ -49,8 +46,9 @@ CONCEPTS = ("S5", "S3", "S4")
 
 
 @dataclass
-class Config(RNNTranslatorSettings):
-    quick: bool = False  # fixture corpus, tiny model (tests)
+class Config(TranslatorSettings, LessonConfig):
+    QUICK = SMALL_TRANSLATOR  # the toy corpus, a tiny model (tests)
+
     checkpoint: str = ""  # a translator checkpoint (e.g. the bahdanau lesson's) instead of training
     model: str = "bahdanau"  # model trained when no checkpoint is given
     beam_sizes: tuple[int, ...] = (2, 4, 8)  # k values compared with greedy
@@ -63,17 +61,17 @@ def _model_and_data(cfg: Config, out_dir: Path):
         return trained["model"], trained["data"], trained["checkpoint"], trained["train_seconds"]
     model, src_vocab, tgt_vocab, info = load_seq2seq(cfg.checkpoint)
     max_words = (info.get("num_steps") or cfg.max_words + 1) - 1
-    data = load_mt_data(cfg.quick, out_dir, max_words, cfg.batch_size, cfg.seed)
+    data = load_translation_corpus(cfg.corpus, max_words, cfg.batch_size, cfg.seed)
     if data.src_vocab != src_vocab or data.tgt_vocab != tgt_vocab:
         raise ConfigError(f"checkpoint {cfg.checkpoint} was trained on other vocabularies than "
-                          f"this corpus (quick={cfg.quick}, max_words={max_words}); use a "
+                          f"this corpus ({cfg.corpus}, max_words={max_words}); use a "
                           "checkpoint from the same corpus or leave checkpoint empty")
     return model, data, cfg.checkpoint, 0.0
 
 
 def _figure(rows: list[dict], path: Path) -> str:
     labels = [r["decoding"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = subplots(1, 2, figsize=(11, 4))
     axes[0].bar(labels, [r["test_bleu"] for r in rows], color="tab:blue")
     axes[0].set_ylabel("test BLEU (sacrebleu, lower-cased)")
     axes[1].bar(labels, [r["mean_log_prob"] for r in rows], color="tab:orange")
@@ -81,29 +79,25 @@ def _figure(rows: list[dict], path: Path) -> str:
     for ax in axes:
         ax.tick_params(axis="x", rotation=60)
     fig.suptitle("greedy vs beam search")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
     settings = [("greedy", 1, 0.0)] + [("beam", k, a) for a in cfg.alphas for k in cfg.beam_sizes]
     rows, per_sentence = [], {}
-    with cpu_threads(cfg.threads):
-        model, data, checkpoint, train_seconds = _model_and_data(cfg, out_dir)
-        for method, k, alpha in settings:
-            t0 = time.perf_counter()
-            r = evaluate_bleu(model, data.test, data.src_vocab, data.tgt_vocab, method=method,
-                              beam_size=k, alpha=alpha, max_len=data.num_steps)
-            key = "greedy" if method == "greedy" else f"beam{k}_alpha{alpha:g}"
-            per_sentence[key] = r["log_probs"]
-            rows.append({"decoding": "greedy" if method == "greedy" else f"beam k={k} α={alpha:g}",
-                         "key": key, "beam_size": k, "alpha": alpha, "test_bleu": r["bleu"],
-                         "test_notes_bleu": r["notes_bleu"], "mean_log_prob": r["mean_log_prob"],
-                         "mean_words": sum(len(h.split()) for h in r["hypotheses"])
-                         / max(len(r["hypotheses"]), 1),
-                         "seconds": time.perf_counter() - t0})
+    model, data, checkpoint, train_seconds = _model_and_data(cfg, out_dir)
+    for method, k, alpha in settings:
+        t0 = time.perf_counter()
+        r = evaluate_bleu(model, data.test, data.src_vocab, data.tgt_vocab, method=method,
+                          beam_size=k, alpha=alpha, max_len=data.num_steps)
+        key = "greedy" if method == "greedy" else f"beam{k}_alpha{alpha:g}"
+        per_sentence[key] = r["log_probs"]
+        rows.append({"decoding": "greedy" if method == "greedy" else f"beam k={k} α={alpha:g}",
+                     "key": key, "beam_size": k, "alpha": alpha, "test_bleu": r["bleu"],
+                     "test_notes_bleu": r["notes_bleu"], "mean_log_prob": r["mean_log_prob"],
+                     "mean_words": sum(len(h.split()) for h in r["hypotheses"])
+                     / max(len(r["hypotheses"]), 1),
+                     "seconds": time.perf_counter() - t0})
     greedy = per_sentence["greedy"]
     metrics: dict[str, float] = {"train_seconds": float(train_seconds),
                                  "test_pairs": float(len(data.test)),

@@ -28,19 +28,18 @@ from pathlib import Path
 
 import torch
 
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.lm_common import (
+from deepnotes.figures import plot_curves
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.tasks.lm import (
     TIME_MACHINE_CHARS,
     causal_perplexity,
     char_corpus,
     generate,
-    lesson_text,
+    load_text,
     perplexity,
-    plot_curves,
     train_lm,
 )
-from deepnotes.models import create
 
 NAME = "bidirectional"
 SUMMARY = "a BiRNN trained as a next-token LM cheats (train ppl ~1) but fails causally (R4)"
@@ -48,10 +47,10 @@ CONCEPTS = ("R4", "R8")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # sample text, H=64, 10 epochs (tests)
-    seed: int = 0  # initial weights and batches
-    corpus: str = "austen"  # full-mode corpus (deepnotes.data.load_corpus name)
+class Config(LessonConfig):
+    QUICK = {"corpus": "sample", "hidden": 64, "epochs": 10, "lr": 0.02}  # (tests)
+
+    corpus: str = "austen"  # deepnotes.data.load_corpus name ("sample": the built-in text)
     chars: int = TIME_MACHINE_CHARS  # characters used
     cell: str = "gru"  # rnn | gru | lstm
     hidden: int = 128  # H per direction (full mode)
@@ -61,42 +60,37 @@ class Config:
     lr: float = 0.01  # Adam learning rate
     prefix: str = "it is a truth"  # prefix of the generated samples
     sample_chars: int = 60  # characters generated per sample
-    threads: int = 1  # torch CPU threads
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    raw, source = lesson_text(cfg.quick, cfg.corpus, f"{cfg.chars:,} chars")
-    if cfg.quick:
-        hidden, epochs, lr = 64, 10, 0.02
-    else:
-        hidden, epochs, lr = cfg.hidden, cfg.epochs, cfg.lr
+    raw, source = load_text(cfg.corpus, f"{cfg.chars:,} chars")
+    hidden, epochs, lr = cfg.hidden, cfg.epochs, cfg.lr
     ids, vocab, _ = char_corpus(raw, max_chars=cfg.chars)
     cut = int(len(ids) * 0.9)
     train_ids, val_ids = ids[:cut], ids[cut:]
     metrics: dict[str, float] = {"vocab_size": float(len(vocab))}
     history, curves, samples = [], {}, []
-    with cpu_threads(cfg.threads):
-        for key, bi in (("uni", False), ("bi", True)):
-            torch.manual_seed(cfg.seed)
-            model = create("rnn-lm", vocab_size=len(vocab), cell=cfg.cell, hidden=hidden,
-                           bidirectional=bi)
-            r = train_lm(model, train_ids, val_ids, epochs=epochs, batch_size=cfg.batch_size,
-                         num_steps=cfg.num_steps, sampling="random", lr=lr, seed=cfg.seed,
-                         progress=False, label=f"{'bi' if bi else 'uni'}directional")
-            T = cfg.num_steps
-            # windows of T from a zero state, the whole window visible (how it was trained)
-            seen = perplexity(model, val_ids, T, carry_state=False)
-            causal = causal_perplexity(model, val_ids, T)
-            metrics.update({f"{key}_train_ppl": r.history[-1]["train_ppl"],
-                            f"{key}_val_ppl": seen, f"{key}_causal_val_ppl": causal,
-                            f"{key}_seconds": r.seconds})
-            history += r.history
-            curves[f"{key}directional, train"] = ([h["epoch"] for h in r.history],
-                                                  [h["train_ppl"] for h in r.history])
-            text = generate(model, vocab, cfg.prefix, cfg.sample_chars)
-            samples.append({"model": f"{key}directional", "greedy_sample": text,
-                            "distinct_chars_generated": len(set(text[len(cfg.prefix):]))})
-            metrics[f"{key}_sample_distinct_chars"] = float(samples[-1]["distinct_chars_generated"])
+    for key, bi in (("uni", False), ("bi", True)):
+        torch.manual_seed(cfg.seed)
+        model = create("rnn-lm", vocab_size=len(vocab), cell=cfg.cell, hidden=hidden,
+                       bidirectional=bi)
+        r = train_lm(model, train_ids, val_ids, epochs=epochs, batch_size=cfg.batch_size,
+                     num_steps=cfg.num_steps, sampling="random", lr=lr, seed=cfg.seed,
+                     progress=False, label=f"{'bi' if bi else 'uni'}directional")
+        T = cfg.num_steps
+        # windows of T from a zero state, the whole window visible (how it was trained)
+        seen = perplexity(model, val_ids, T, carry_state=False)
+        causal = causal_perplexity(model, val_ids, T)
+        metrics.update({f"{key}_train_ppl": r.history[-1]["train_ppl"],
+                        f"{key}_val_ppl": seen, f"{key}_causal_val_ppl": causal,
+                        f"{key}_seconds": r.seconds})
+        history += r.history
+        curves[f"{key}directional, train"] = ([h["epoch"] for h in r.history],
+                                              [h["train_ppl"] for h in r.history])
+        text = generate(model, vocab, cfg.prefix, cfg.sample_chars)
+        samples.append({"model": f"{key}directional", "greedy_sample": text,
+                        "distinct_chars_generated": len(set(text[len(cfg.prefix):]))})
+        metrics[f"{key}_sample_distinct_chars"] = float(samples[-1]["distinct_chars_generated"])
     rows = [{"model": f"{k}directional {cfg.cell.upper()}",
              "train_ppl": round(metrics[f"{k}_train_ppl"], 3),
              "val_ppl_future_visible": round(metrics[f"{k}_val_ppl"], 3),

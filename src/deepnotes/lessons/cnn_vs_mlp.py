@@ -28,16 +28,12 @@ from torch import nn  # noqa: E402
 
 from deepnotes.data import load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import (  # noqa: E402  # noqa: E402
-    cosine_over,
-    cpu_threads,
-    fit_classifier,
-    fit_metrics,
-    save_model,
-)
+from deepnotes.lessons.common import cpu_threads  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.nn import Conv2d  # noqa: E402
 from deepnotes.runtime import seed_everything  # noqa: E402
+from deepnotes.tasks.classification import cosine_over, fit_classifier, fit_metrics  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "cnn-vs-mlp"
 SUMMARY = "dense vs conv parameter counts; a CNN beats an equal-size MLP on Fashion-MNIST (C1)"

@@ -38,11 +38,11 @@ from torch import Tensor, nn
 from deepnotes.data import load
 from deepnotes.functional import cross_entropy
 from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import save_model
 from deepnotes.nn import Conv2d, LayerNorm, MaxPool2d, ReLU, TransformerEncoderBlock
 from deepnotes.nn.positional import LearnedPositionalEmbedding
 from deepnotes.optim import CosineAnnealingLR, create_optimizer
 from deepnotes.runtime import seed_everything, torch_threads
+from deepnotes.train.checkpoint import save_model
 
 NAME = "cnn-vs-self-attention"
 SUMMARY = "small CNN vs small ViT on growing Fashion-MNIST subsets: CNN wins with little data (A8)"

@@ -32,19 +32,17 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from deepnotes.data import MiniBatches, load  # noqa: E402
-from deepnotes.decoding import (  # noqa: E402
-    ctc_best_path,
-    ctc_prefix_beam_search,
-    label_error_rate,
-)
+from deepnotes.decoding import ctc_best_path, ctc_prefix_beam_search  # noqa: E402
 from deepnotes.errors import ConfigError  # noqa: E402
 from deepnotes.functional import ctc_loss, log_softmax  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import cosine_over, save_model  # noqa: E402
+from deepnotes.metrics import label_error_rate  # noqa: E402
 from deepnotes.nn import LSTM  # noqa: E402
 from deepnotes.optim import create_optimizer  # noqa: E402
 from deepnotes.runtime import torch_threads  # noqa: E402
+from deepnotes.tasks.classification import cosine_over  # noqa: E402
 from deepnotes.train import TrainConfig, Trainer  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "ctc"
 SUMMARY = ("BiLSTM + CTC reads unsegmented digit strings: label error rate ≪ 1.0, "

@@ -24,8 +24,9 @@ import torch  # noqa: E402
 from deepnotes.data import load  # noqa: E402
 from deepnotes.functional import softmax  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
+from deepnotes.tasks.classification import fit_classifier  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "dropout"
 SUMMARY = "dropout narrows the train/test gap on a small training set; MC dropout flags likely errors (G5)"

@@ -34,22 +34,12 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.lm_common import (
-    TIME_MACHINE_CHARS,
-    LMRun,
-    char_corpus,
-    lesson_text,
-    train_lm,
-)
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.models import create
+from deepnotes.tasks.lm import TIME_MACHINE_CHARS, LMRun, char_corpus, load_text, train_lm
 
 NAME = "gradient-clipping"
 SUMMARY = "RNN LM at a large lr: loss/gradient spikes without clipping, none with it (R7, O11)"
@@ -57,22 +47,21 @@ CONCEPTS = ("R7", "O11")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # sample text, H=64, 10 epochs (tests)
-    seed: int = 0  # initial weights (shared by both runs) and batch offsets
-    corpus: str = "austen"  # full-mode corpus (deepnotes.data.load_corpus name)
+class Config(LessonConfig):
+    QUICK = {"corpus": "sample", "hidden": 64, "epochs": 10, "batch_size": 16}  # (tests)
+
+    corpus: str = "austen"  # deepnotes.data.load_corpus name ("sample": the built-in text)
     chars: int = TIME_MACHINE_CHARS  # characters used
     cell: str = "rnn"  # rnn | gru | lstm (the plain RNN's gradients explode most readily)
-    hidden: int = 128  # H (full mode)
-    epochs: int = 3  # passes over the text (full mode)
-    batch_size: int = 32  # B (full mode; quick uses 16)
+    hidden: int = 128  # H
+    epochs: int = 3  # passes over the text
+    batch_size: int = 32  # B
     num_steps: int = 35  # T, the BPTT length
     lr: float = 2.0  # SGD learning rate: large on purpose
     clip: float = 1.0  # θ, the largest gradient norm let through
     window: int = 10  # spikes are measured against the median of this many previous steps
     loss_jump: float = 0.5  # nats above that median that make a loss spike
     norm_factor: float = 10.0  # times that median that make a gradient-norm spike
-    threads: int = 1  # torch CPU threads
 
 
 def spikes(values: list[float], window: int, above: float = 0.0, factor: float = 1.0) -> int:
@@ -102,23 +91,19 @@ def _summary(r: LMRun, cfg: Config) -> dict[str, float]:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    raw, source = lesson_text(cfg.quick, cfg.corpus, f"{cfg.chars:,} chars")
-    if cfg.quick:
-        hidden, epochs, batch = 64, 10, 16
-    else:
-        hidden, epochs, batch = cfg.hidden, cfg.epochs, cfg.batch_size
+    raw, source = load_text(cfg.corpus, f"{cfg.chars:,} chars")
+    hidden, epochs, batch = cfg.hidden, cfg.epochs, cfg.batch_size
     ids, vocab, _ = char_corpus(raw, max_chars=cfg.chars)
     cut = int(len(ids) * 0.9)
     torch.manual_seed(cfg.seed)
     start = create("rnn-lm", vocab_size=len(vocab), cell=cfg.cell, hidden=hidden).state_dict()
     runs: dict[str, LMRun] = {}
-    with cpu_threads(cfg.threads):
-        for name, clip in (("no_clip", None), ("clip", cfg.clip)):
-            model = create("rnn-lm", vocab_size=len(vocab), cell=cfg.cell, hidden=hidden)
-            model.load_state_dict(start)  # the same initial weights for both runs
-            runs[name] = train_lm(model, ids[:cut], ids[cut:], epochs=epochs, batch_size=batch,
-                                  num_steps=cfg.num_steps, optimizer="sgd", lr=cfg.lr,
-                                  grad_clip=clip, seed=cfg.seed, progress=False, label=name)
+    for name, clip in (("no_clip", None), ("clip", cfg.clip)):
+        model = create("rnn-lm", vocab_size=len(vocab), cell=cfg.cell, hidden=hidden)
+        model.load_state_dict(start)  # the same initial weights for both runs
+        runs[name] = train_lm(model, ids[:cut], ids[cut:], epochs=epochs, batch_size=batch,
+                              num_steps=cfg.num_steps, optimizer="sgd", lr=cfg.lr,
+                              grad_clip=clip, seed=cfg.seed, progress=False, label=name)
     metrics: dict[str, float] = {"uniform_loss": math.log(len(vocab)), "clip_threshold": cfg.clip,
                                  "lr": cfg.lr}
     for name, r in runs.items():
@@ -141,7 +126,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
 
 
 def _plot(runs: dict[str, LMRun], cfg: Config, uniform: float, path: Path) -> str:
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4.2))
     labels = {"no_clip": "no clipping", "clip": f"clipped at {cfg.clip:g}"}
     for name, r in runs.items():
         ax1.plot(range(1, len(r.step_loss) + 1), r.step_loss, label=labels[name], lw=1)
@@ -153,7 +138,4 @@ def _plot(runs: dict[str, LMRun], cfg: Config, uniform: float, path: Path) -> st
             title="Gradient norm")
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)

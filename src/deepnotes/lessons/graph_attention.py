@@ -36,9 +36,9 @@ from torch import Tensor, nn  # noqa: E402
 
 from deepnotes import functional as F  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import save_model  # noqa: E402
 from deepnotes.nn import MultiHeadAttention  # noqa: E402
 from deepnotes.runtime import torch_threads  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "graph-attention"
 SUMMARY = "self-attention restricted to graph edges beats full attention and an MLP on an SBM (A9)"

@@ -38,19 +38,13 @@ from pathlib import Path
 
 import torch
 
+from deepnotes.figures import plot_curves
 from deepnotes.functional import clip_grad_norm_
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.lm_common import (
-    TIME_MACHINE_CHARS,
-    char_corpus,
-    lesson_text,
-    plot_curves,
-    train_lm,
-)
+from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.models import create
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import create_optimizer
+from deepnotes.tasks.lm import TIME_MACHINE_CHARS, char_corpus, load_text, train_lm
 
 NAME = "gru-vs-lstm"
 SUMMARY = "GRU vs LSTM vs RNN: same-budget LM perplexity and time, memory across a gap (R5, R6)"
@@ -60,10 +54,11 @@ KEYS, FILLERS = 4, 4  # probe symbols: keys 0..3, fillers 4..7, marker 8
 
 
 @dataclass
-class Config:
-    quick: bool = False  # sample text, H=64, 10 epochs; probe gap 15, 150 steps (tests)
-    seed: int = 0  # initial weights, batches, probe sequences
-    corpus: str = "austen"  # full-mode corpus (deepnotes.data.load_corpus name)
+class Config(LessonConfig):
+    # quick: the sample text, H=64, 10 epochs; probe gap 15, 150 steps (tests)
+    QUICK = {"corpus": "sample", "hidden": 64, "lr": 0.02, "gaps": (15,), "probe_steps": 150}
+
+    corpus: str = "austen"  # deepnotes.data.load_corpus name ("sample": the built-in text)
     chars: int = TIME_MACHINE_CHARS  # characters used (d2l's Time Machine length)
     hidden: int = 128  # H of the language models
     epochs: int = 10  # LM epochs (the same for every cell)
@@ -76,7 +71,6 @@ class Config:
     probe_batch: int = 64  # sequences per probe step
     probe_lr: float = 0.01  # probe learning rate
     open_forget_bias: float = 2.0  # forget-gate bias of the "open forget gate" LSTM
-    threads: int = 1  # torch CPU threads
 
 
 def _probe_batch(B: int, gap: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,43 +108,39 @@ def _probe(cell: str, gap: int, cfg: Config, steps: int, forget_bias: float = 0.
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    raw, source = lesson_text(cfg.quick, cfg.corpus, f"{cfg.chars:,} chars")
-    if cfg.quick:
-        hidden, epochs, lr, gaps, probe_steps = 64, 10, 0.02, (15,), 150
-    else:
-        hidden, epochs, lr, gaps = cfg.hidden, cfg.epochs, cfg.lr, tuple(cfg.gaps)
-        probe_steps = cfg.probe_steps
+    raw, source = load_text(cfg.corpus, f"{cfg.chars:,} chars")
+    hidden, epochs, lr, gaps = cfg.hidden, cfg.epochs, cfg.lr, tuple(cfg.gaps)
+    probe_steps = cfg.probe_steps
     ids, vocab, _ = char_corpus(raw, max_chars=cfg.chars)
     cut = int(len(ids) * 0.9)
     metrics: dict[str, float] = {}
     history, by_epoch, by_time, rows, probe_rows = [], {}, {}, [], []
-    with cpu_threads(cfg.threads):
-        for cell in CELLS:
-            torch.manual_seed(cfg.seed)
-            model = create("rnn-lm", vocab_size=len(vocab), cell=cell, hidden=hidden)
-            r = train_lm(model, ids[:cut], ids[cut:], epochs=epochs, batch_size=cfg.batch_size,
-                         num_steps=cfg.num_steps, lr=lr, cosine=True, seed=cfg.seed,
-                         progress=False, label=cell)
-            recurrent = sum(p.numel() for p in model.rnn.parameters())
-            metrics.update({f"{cell}_val_ppl": r.val_ppl, f"{cell}_steps": float(r.steps),
-                            f"{cell}_seconds": r.seconds,
-                            f"{cell}_ms_per_step": 1000 * r.seconds / max(r.steps, 1),
-                            f"{cell}_recurrent_params": float(recurrent)})
-            rows.append({"cell": cell, "hidden": hidden, "recurrent_params": recurrent,
-                         "steps": r.steps, "seconds": round(r.seconds, 2),
-                         "ms_per_step": round(1000 * r.seconds / max(r.steps, 1), 2),
-                         "val_ppl": round(r.val_ppl, 3)})
-            history += r.history
-            by_epoch[cell] = ([h["step"] for h in r.history], [h["val_ppl"] for h in r.history])
-            by_time[cell] = ([h["seconds"] for h in r.history], [h["val_ppl"] for h in r.history])
-        probes = [(c, c, 0.0) for c in CELLS] + [("lstm_open_forget", "lstm", cfg.open_forget_bias)]
-        acc: dict[str, list[float]] = {name: [] for name, _, _ in probes}
-        for gap in gaps:
-            for name, cell, fb in probes:
-                a, secs = _probe(cell, gap, cfg, probe_steps, fb)
-                acc[name].append(a)
-                probe_rows.append({"network": name, "gap": gap, "recall_accuracy": a,
-                                   "seconds": round(secs, 2)})
+    for cell in CELLS:
+        torch.manual_seed(cfg.seed)
+        model = create("rnn-lm", vocab_size=len(vocab), cell=cell, hidden=hidden)
+        r = train_lm(model, ids[:cut], ids[cut:], epochs=epochs, batch_size=cfg.batch_size,
+                     num_steps=cfg.num_steps, lr=lr, cosine=True, seed=cfg.seed,
+                     progress=False, label=cell)
+        recurrent = sum(p.numel() for p in model.rnn.parameters())
+        metrics.update({f"{cell}_val_ppl": r.val_ppl, f"{cell}_steps": float(r.steps),
+                        f"{cell}_seconds": r.seconds,
+                        f"{cell}_ms_per_step": 1000 * r.seconds / max(r.steps, 1),
+                        f"{cell}_recurrent_params": float(recurrent)})
+        rows.append({"cell": cell, "hidden": hidden, "recurrent_params": recurrent,
+                     "steps": r.steps, "seconds": round(r.seconds, 2),
+                     "ms_per_step": round(1000 * r.seconds / max(r.steps, 1), 2),
+                     "val_ppl": round(r.val_ppl, 3)})
+        history += r.history
+        by_epoch[cell] = ([h["step"] for h in r.history], [h["val_ppl"] for h in r.history])
+        by_time[cell] = ([h["seconds"] for h in r.history], [h["val_ppl"] for h in r.history])
+    probes = [(c, c, 0.0) for c in CELLS] + [("lstm_open_forget", "lstm", cfg.open_forget_bias)]
+    acc: dict[str, list[float]] = {name: [] for name, _, _ in probes}
+    for gap in gaps:
+        for name, cell, fb in probes:
+            a, secs = _probe(cell, gap, cfg, probe_steps, fb)
+            acc[name].append(a)
+            probe_rows.append({"network": name, "gap": gap, "recall_accuracy": a,
+                               "seconds": round(secs, 2)})
     for name, accs in acc.items():
         for gap, a in zip(gaps, accs):
             metrics[f"{name}_recall_gap{gap}"] = a

@@ -22,8 +22,9 @@ import torch  # noqa: E402
 
 from deepnotes.data import kfold_indices, load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
+from deepnotes.tasks.classification import fit_classifier  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "k-fold"
 SUMMARY = "5-fold cross-validation selects an MLP width on real digits; its pick is near the test optimum (G3)"

@@ -22,9 +22,9 @@ import torch  # noqa: E402
 
 from deepnotes.data import load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.models.linear import gradient_descent, normal_equation  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "linear-regression"
 SUMMARY = "GD recovers the closed-form solution; too large a learning rate diverges, too small crawls (B2, B4)"

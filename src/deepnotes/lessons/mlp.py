@@ -13,8 +13,8 @@ from pathlib import Path
 
 from deepnotes.data import load
 from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import fit_classifier, fit_metrics
 from deepnotes.models import create
+from deepnotes.tasks.classification import fit_classifier, fit_metrics
 
 NAME = "mlp"
 SUMMARY = "MLP on Fashion-MNIST: ≥0.87 test accuracy (d2l ≈0.845) (B5, B6, G5)"

@@ -30,10 +30,10 @@ from torch import Tensor  # noqa: E402
 from deepnotes import functional as F  # noqa: E402
 from deepnotes.data import MiniBatches, load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.optim import create_optimizer  # noqa: E402
 from deepnotes.runtime import torch_threads  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "mse-vs-ce"
 SUMMARY = "MSE (softmax) is flat where cross-entropy is steep: stuck vs trained from bad start (O8)"

@@ -36,8 +36,8 @@ from torch import Tensor, nn  # noqa: E402
 
 from deepnotes import functional as F  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import save_model  # noqa: E402
 from deepnotes.runtime import torch_threads  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "nadaraya-watson"
 SUMMARY = "attention pooling = kernel regression: average vs Gaussian kernel vs learned width (A2)"

@@ -19,9 +19,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from deepnotes.data import load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
+from deepnotes.tasks.classification import fit_classifier  # noqa: E402
 from deepnotes.train import Callback  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "optimizers"
 SUMMARY = "SGD vs momentum vs Adagrad vs RMSProp vs Adam on Fashion-MNIST, one plot (O3–O6)"

@@ -30,12 +30,14 @@ from torch import nn  # noqa: E402
 
 from deepnotes.data import MiniBatches, load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, save_model  # noqa: E402
+from deepnotes.metrics import accuracy  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.models.linear import normal_equation  # noqa: E402
 from deepnotes.nn import CrossEntropyLoss  # noqa: E402
 from deepnotes.runtime import torch_threads  # noqa: E402
-from deepnotes.train import TrainConfig, Trainer, accuracy  # noqa: E402
+from deepnotes.tasks.classification import fit_classifier  # noqa: E402
+from deepnotes.train import TrainConfig, Trainer  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "overfitting"
 SUMMARY = "degree-9 fit of 10 quadratic points: train ≈ 0, test large; deeper plain net trains worse (G1, G2)"

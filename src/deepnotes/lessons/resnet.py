@@ -26,12 +26,14 @@ from deepnotes.data import load
 from deepnotes.data.augment import AugmentedBatches, Compose, RandomCrop, RandomHorizontalFlip
 from deepnotes.data.loader import MiniBatches
 from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import Fit, cpu_threads, fit_metrics
+from deepnotes.lessons.common import cpu_threads
+from deepnotes.metrics import accuracy
 from deepnotes.models import create, model_info
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import create_optimizer, warmup_cosine
 from deepnotes.runtime import seed_everything
-from deepnotes.train import TrainConfig, Trainer, accuracy
+from deepnotes.tasks.classification import Fit, fit_metrics
+from deepnotes.train import TrainConfig, Trainer
 
 NAME = "resnet"
 SUMMARY = ("small ResNet on Fashion-MNIST: ≥0.92 test accuracy in ≤15 CPU-minutes "

@@ -29,21 +29,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.lm_common import (
+from deepnotes.figures import plot_curves
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.runtime import resolve_device
+from deepnotes.tasks.lm import (
     TIME_MACHINE_CHARS,
     char_corpus,
     generate,
-    lesson_text,
+    load_text,
     ngram_baseline,
     perplexity,
-    plot_curves,
     save_lm,
     train_lm,
 )
-from deepnotes.models import create
-from deepnotes.runtime import resolve_device
 
 NAME = "rnn-lm"
 SUMMARY = "char-level RNN/GRU/LSTM/2-layer GRU LMs: val perplexity vs d2l's and a char trigram (R8)"
@@ -60,10 +59,10 @@ D2L_WINDOWS, D2L_STEPS, D2L_HIDDEN = 10_000, 32, 32
 
 
 @dataclass
-class Config:
-    quick: bool = False  # sample text (8k chars), H=64, batch 32, 12 epochs (tests)
-    seed: int = 0  # initial weights, batch offsets, samples
-    corpus: str = "austen"  # full-mode corpus (deepnotes.data.load_corpus name)
+class Config(LessonConfig):
+    QUICK = {"corpus": "sample", "hidden": 64, "epochs": 12, "lr": 0.02}  # 8k chars (tests)
+
+    corpus: str = "austen"  # deepnotes.data.load_corpus name ("sample": the built-in text)
     chars: int = TIME_MACHINE_CHARS  # characters of the corpus used (d2l's Time Machine length)
     val_fraction: float = 0.1  # the last fraction of the characters is the validation text
     models: tuple[str, ...] = ("rnn", "gru", "lstm", "gru_2layer")  # which of MODELS to train
@@ -81,59 +80,51 @@ class Config:
     sample_chars: int = 60  # characters generated per sample
     fused: bool = True  # torch's recurrent kernels (False: our step-by-step loops)
     device: str = "cpu"  # cpu | cuda | auto
-    threads: int = 1  # torch CPU threads (small recurrent steps run best on one)
     progress: bool | None = None  # progress bar (None: only on a terminal)
 
 
-def _settings(cfg: Config) -> dict:
-    if cfg.quick:
-        return {"hidden": 64, "epochs": 12, "batch_size": 32, "lr": 0.02}
-    return {"hidden": cfg.hidden, "epochs": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr}
-
-
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    raw, source = lesson_text(cfg.quick, cfg.corpus, f"the first {cfg.chars:,} characters")
+    raw, source = load_text(cfg.corpus, f"the first {cfg.chars:,} characters")
     ids, vocab, text = char_corpus(raw, max_chars=cfg.chars)
     cut = int(len(ids) * (1 - cfg.val_fraction))
     train_ids, val_ids = ids[:cut], ids[cut:]
-    s = _settings(cfg)
+    s = {"hidden": cfg.hidden, "epochs": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr}
     device = resolve_device(cfg.device)
     metrics: dict[str, float] = {"vocab_size": float(len(vocab)), "train_chars": float(cut),
                                  "val_chars": float(len(ids) - cut)}
     counts = ngram_baseline(list(text[:cut]), list(text[cut:]))
     metrics.update(counts)
     rows, history, series, timed, samples, runs = [], [], {}, {}, [], {}
-    with cpu_threads(cfg.threads if device.type == "cpu" else 0):
-        for key in cfg.models:
-            label, cell, layers, d2l_ppl, d2l_epochs = MODELS[key]
-            model = create("rnn-lm", vocab_size=len(vocab), cell=cell, hidden=s["hidden"],
-                           num_layers=layers, embedding=cfg.embedding, dropout=cfg.dropout,
-                           fused=cfg.fused).to(device)
-            r = train_lm(model, train_ids, val_ids, epochs=s["epochs"], batch_size=s["batch_size"],
-                         num_steps=cfg.num_steps, sampling=cfg.sampling, optimizer=cfg.optimizer,
-                         lr=s["lr"], grad_clip=cfg.grad_clip, cosine=True, seed=cfg.seed,
-                         progress=cfg.progress, label=label)
-            runs[key] = r
-            windowed = perplexity(model, val_ids, cfg.num_steps, carry_state=False)
-            params = sum(p.numel() for p in model.parameters())
-            tokens = r.steps * s["batch_size"] * cfg.num_steps
-            metrics.update({f"{key}_val_ppl": r.val_ppl, f"{key}_val_ppl_windowed": windowed,
-                            f"{key}_train_ppl": r.history[-1]["train_ppl"],
-                            f"{key}_seconds": r.seconds, f"{key}_params": float(params),
-                            f"{key}_train_tokens": float(tokens)})
-            rows.append({"model": label, "hidden": s["hidden"], "layers": layers,
-                         "params": params, "epochs": len(r.history), "train_tokens": tokens,
-                         "train_seconds": round(r.seconds, 1), "val_ppl": round(r.val_ppl, 3),
-                         "val_ppl_windowed": round(windowed, 3), "d2l_book_ppl": d2l_ppl,
-                         "d2l_hidden": D2L_HIDDEN,
-                         "d2l_train_tokens": d2l_epochs * D2L_WINDOWS * D2L_STEPS})
-            history += r.history
-            series[label] = ([h["epoch"] for h in r.history], [h["val_ppl"] for h in r.history])
-            timed[label] = ([h["seconds"] for h in r.history], [h["val_ppl"] for h in r.history])
-            for temperature in (0.0, 0.7):
-                samples.append({"model": label, "temperature": temperature,
-                                "text": generate(model, vocab, cfg.prefix, cfg.sample_chars,
-                                                 temperature=temperature, seed=cfg.seed)})
+    for key in cfg.models:
+        label, cell, layers, d2l_ppl, d2l_epochs = MODELS[key]
+        model = create("rnn-lm", vocab_size=len(vocab), cell=cell, hidden=s["hidden"],
+                       num_layers=layers, embedding=cfg.embedding, dropout=cfg.dropout,
+                       fused=cfg.fused).to(device)
+        r = train_lm(model, train_ids, val_ids, epochs=s["epochs"], batch_size=s["batch_size"],
+                     num_steps=cfg.num_steps, sampling=cfg.sampling, optimizer=cfg.optimizer,
+                     lr=s["lr"], grad_clip=cfg.grad_clip, cosine=True, seed=cfg.seed,
+                     progress=cfg.progress, label=label)
+        runs[key] = r
+        windowed = perplexity(model, val_ids, cfg.num_steps, carry_state=False)
+        params = sum(p.numel() for p in model.parameters())
+        tokens = r.steps * s["batch_size"] * cfg.num_steps
+        metrics.update({f"{key}_val_ppl": r.val_ppl, f"{key}_val_ppl_windowed": windowed,
+                        f"{key}_train_ppl": r.history[-1]["train_ppl"],
+                        f"{key}_seconds": r.seconds, f"{key}_params": float(params),
+                        f"{key}_train_tokens": float(tokens)})
+        rows.append({"model": label, "hidden": s["hidden"], "layers": layers,
+                     "params": params, "epochs": len(r.history), "train_tokens": tokens,
+                     "train_seconds": round(r.seconds, 1), "val_ppl": round(r.val_ppl, 3),
+                     "val_ppl_windowed": round(windowed, 3), "d2l_book_ppl": d2l_ppl,
+                     "d2l_hidden": D2L_HIDDEN,
+                     "d2l_train_tokens": d2l_epochs * D2L_WINDOWS * D2L_STEPS})
+        history += r.history
+        series[label] = ([h["epoch"] for h in r.history], [h["val_ppl"] for h in r.history])
+        timed[label] = ([h["seconds"] for h in r.history], [h["val_ppl"] for h in r.history])
+        for temperature in (0.0, 0.7):
+            samples.append({"model": label, "temperature": temperature,
+                            "text": generate(model, vocab, cfg.prefix, cfg.sample_chars,
+                                             temperature=temperature, seed=cfg.seed)})
     for name, label in (("unigram", "char unigram"), ("bigram", "char bigram"),
                         ("trigram", "char trigram (notes' ε3: unigram fallback)"),
                         ("trigram_bigram_backoff", "char trigram (bigram fallback)")):
@@ -148,7 +139,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     refs["char trigram"] = counts["trigram_bigram_backoff_val_ppl"]
     figures = [
         plot_curves(series, out_dir / "rnn_lm_val_ppl.png", "epoch", "validation perplexity",
-                    "Character LMs on " + ("sample text" if cfg.quick else cfg.corpus), refs=refs),
+                    f"Character LMs on {cfg.corpus}", refs=refs),
         plot_curves(timed, out_dir / "rnn_lm_val_ppl_time.png", "training seconds",
                     "validation perplexity", "Perplexity against training time"),
     ]

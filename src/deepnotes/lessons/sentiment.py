@@ -34,13 +34,15 @@ from deepnotes.data.chinese import LengthBatches, load_reviews, pad_sequences
 from deepnotes.errors import ConfigError
 from deepnotes.functional import sequence_mask
 from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cosine_over, save_model
+from deepnotes.metrics import accuracy
 from deepnotes.models import model_info
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import create_optimizer
 from deepnotes.runtime import torch_threads
+from deepnotes.tasks.classification import cosine_over
 from deepnotes.text import Vocab, tokenize
-from deepnotes.train import TrainConfig, Trainer, accuracy
+from deepnotes.train import TrainConfig, Trainer
+from deepnotes.train.checkpoint import save_model
 
 NAME = "many-to-one"
 SUMMARY = ("BiLSTM sentiment classifier on 17k Chinese reviews vs bag-of-characters softmax "

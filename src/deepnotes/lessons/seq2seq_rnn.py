@@ -12,8 +12,8 @@ for the untrained model and 0.9 for copying the English source. Many outputs sti
 ``<unk>`` (rare names): 2,784 training pairs are little data.
 
 Data: English -> Spanish Bible verses (WEB / Reina-Valera 1909) with at most 15 words a side
-(about 2,800 training pairs, fixed test split); quick mode: the built-in fixture corpus of
-:mod:`deepnotes.lessons.mt_common`.
+(about 2,800 training pairs, fixed test split); quick mode: the made-up ``toy-en-es`` corpus of
+:mod:`deepnotes.data.toy_mt`.
 
 Notes: S1, S2, S3, S4, R6.
 """
@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.mt_common import (
-    RNNTranslatorSettings,
+from deepnotes.figures import loss_curves
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.tasks.translation import (
+    SMALL_TRANSLATOR,
+    TranslatorSettings,
     bleu_rows,
-    loss_figure,
     sample_rows,
     train_translator,
     translator_metrics,
@@ -40,22 +40,21 @@ CONCEPTS = ("S1", "S2", "S3", "S4")
 
 
 @dataclass
-class Config(RNNTranslatorSettings):
-    quick: bool = False  # fixture corpus, tiny model, 8 epochs (tests)
+class Config(TranslatorSettings, LessonConfig):
+    QUICK = SMALL_TRANSLATOR  # the toy corpus, a tiny model, 8 epochs (tests)
+
     beam_size: int = 4  # k of the beam-search row of the BLEU table
     alpha: float = 0.75  # length-penalty exponent of that row
     samples: int = 8  # test translations shown
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with cpu_threads(cfg.threads):
-        trained = train_translator("seq2seq-rnn", cfg, out_dir)
-        model, data = trained["model"], trained["data"]
-        rows = bleu_rows(model, data, [("greedy", 1, cfg.alpha),
-                                       ("beam", cfg.beam_size, cfg.alpha)])
-        samples = sample_rows(model, data, cfg.samples)
+    trained = train_translator("seq2seq-rnn", cfg, out_dir)
+    model, data = trained["model"], trained["data"]
+    rows = bleu_rows(model, data, [("greedy", 1, cfg.alpha), ("beam", cfg.beam_size, cfg.alpha)])
+    samples = sample_rows(model, data, cfg.samples)
     metrics = translator_metrics(trained, rows)
-    figures = [loss_figure(trained["history"], out_dir / "loss.png", "seq2seq-rnn: loss")]
+    figures = [loss_curves(trained["history"], out_dir / "loss.png", "seq2seq-rnn: loss")]
     claim = (f"the GRU encoder-decoder learns to translate: loss "
              f"{metrics['first_epoch_train_loss']:.2f} -> {metrics['final_train_loss']:.2f}, "
              f"test BLEU {metrics['test_bleu_greedy']:.1f} (greedy) vs "

@@ -37,12 +37,13 @@ from deepnotes.data.chinese import LengthBatches, load_pos_corpus, pad_sequences
 from deepnotes.errors import ConfigError
 from deepnotes.functional import masked_cross_entropy, sequence_mask
 from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cosine_over, save_model
 from deepnotes.models import model_info
 from deepnotes.optim import create_optimizer
 from deepnotes.runtime import torch_threads
+from deepnotes.tasks.classification import cosine_over
 from deepnotes.text import Vocab
 from deepnotes.train import TrainConfig, Trainer
+from deepnotes.train.checkpoint import save_model
 
 NAME = "sequence-tagging"
 SUMMARY = ("BiLSTM POS tagger on People's Daily (44 tags) vs most-frequent-tag and a "

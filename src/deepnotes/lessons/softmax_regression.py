@@ -12,8 +12,8 @@ from pathlib import Path
 
 from deepnotes.data import load
 from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import fit_classifier, fit_metrics
 from deepnotes.models import create
+from deepnotes.tasks.classification import fit_classifier, fit_metrics
 
 NAME = "softmax-regression"
 SUMMARY = "softmax regression on Fashion-MNIST, ≈0.83 test accuracy in 10 epochs (B7, B8)"

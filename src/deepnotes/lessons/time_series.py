@@ -35,11 +35,12 @@ from deepnotes.data import ArrayDataset  # noqa: E402
 from deepnotes.data.timeseries import chronological_split, lag_features, load_series  # noqa: E402
 from deepnotes.errors import ConfigError  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_model, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.models.linear import normal_equation  # noqa: E402
 from deepnotes.nn import MSELoss  # noqa: E402
 from deepnotes.runtime import torch_threads  # noqa: E402
+from deepnotes.tasks.classification import fit_model  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "time-series"
 SUMMARY = "previous τ values as features: 1-step beats last-value, k-step error grows with k (B9)"

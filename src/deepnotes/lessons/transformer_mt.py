@@ -14,8 +14,8 @@ greedy / 15.2 beam (k=4, α=0.75) for the Transformer (d=128, 2+2 blocks, 1.4 M 
 reaches 7.7 and decodes a sentence 5.7x faster (1.9x on the whole test set as one batch).
 
 Data: English -> Spanish Bible verses (WEB / Reina-Valera 1909) with at most 15 words a side
-(about 2,800 training pairs, fixed test split); quick mode: the built-in fixture corpus of
-:mod:`deepnotes.lessons.mt_common`.
+(about 2,800 training pairs, fixed test split); quick mode: the made-up ``toy-en-es`` corpus of
+:mod:`deepnotes.data.toy_mt`.
 
 Notes: A11, A12, A13, A6, S2, S3, S4, S5.
 """
@@ -27,35 +27,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
 from deepnotes.data.parallel import TranslationData
-from deepnotes.lessons import seq2seq_rnn
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.mt_common import (
-    QUICK,
-    bleu_rows,
-    copy_baseline_bleu,
-    load_mt_data,
-    loss_figure,
-    sample_rows,
-    save_translator,
-    train_translator,
-    translator_metrics,
-)
+from deepnotes.figures import draw_heatmap, loss_curves, save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.models import create
 from deepnotes.optim import create_optimizer
-from deepnotes.train.seq2seq import (
+from deepnotes.tasks.translation import (
+    TranslatorSettings,
+    bleu_rows,
+    copy_baseline_bleu,
     decode,
     evaluate_bleu,
+    load_translation_corpus,
+    sample_rows,
+    save_translator,
     teacher_forcing_inputs,
     train_seq2seq,
+    train_translator,
+    translator_metrics,
 )
 from deepnotes.train.trainer import TrainConfig, Trainer
 
@@ -63,14 +55,15 @@ NAME = "transformer-mt"
 SUMMARY = "Transformer encoder-decoder beats the GRU seq2seq on en->es BLEU; NAT variant (A11-A13)"
 CONCEPTS = ("A11", "A12", "A13", "A6", "S2", "S3", "S4", "S5")
 
-# quick mode: sizes that learn the fixture corpus in seconds on one core
-QUICK_TRANSFORMER = {"embed_dim": 32, "num_heads": 4, "ffn_hidden": 64, "num_layers": 1,
-                     "dropout": 0.0, "epochs": 8, "lr": 0.005}
-
-
 @dataclass
-class Config:
-    quick: bool = False  # fixture corpus, tiny models, few epochs (tests)
+class Config(LessonConfig):
+    # quick: the toy corpus and sizes that learn it in seconds on one core (tests)
+    QUICK = {"corpus": "toy-en-es", "embed_dim": 32, "num_heads": 4, "ffn_hidden": 64,
+             "num_layers": 1, "dropout": 0.0, "epochs": 8, "lr": 0.005, "batch_size": 48,
+             "rnn_embed_size": 32, "rnn_num_hiddens": 64, "rnn_num_layers": 1,
+             "rnn_dropout": 0.0, "rnn_lr": 0.01}
+
+    corpus: str = "bible-en-es"  # bible-en-es | toy-en-es | a source<TAB>target file
     max_words: int = 15  # keep pairs with at most this many tokens a side
     embed_dim: int = 128  # d: width of embeddings and blocks
     num_heads: int = 4  # attention heads
@@ -87,28 +80,22 @@ class Config:
     alpha: float = 0.75  # length-penalty exponent of that row
     samples: int = 8  # test translations shown
     nat: bool = True  # also train the non-autoregressive variant (A13)
-    rnn_baseline: bool = True  # train seq2seq-rnn (its lesson's defaults) for the comparison
+    rnn_baseline: bool = True  # train seq2seq-rnn (GRU encoder-decoder) for the comparison
     rnn_test_bleu: float = -1.0  # >= 0: use this known seq2seq-rnn greedy BLEU instead
-    threads: int = 1  # torch CPU threads (0: leave as is)
+    rnn_embed_size: int = 128  # the GRU baseline's embedding width (seq2seq-rnn's default)
+    rnn_num_hiddens: int = 256  # its hidden size
+    rnn_num_layers: int = 2  # its GRU layers
+    rnn_dropout: float = 0.3  # its dropout
+    rnn_lr: float = 0.003  # its Adam learning rate
     device: str = "auto"  # cpu | cuda | auto
     progress: bool | None = None  # progress bar (None: only on a terminal)
-    seed: int = 0  # controls initialisation, dropout and shuffling
 
 
-def _settings(cfg: Config) -> dict[str, Any]:
-    s = {k: getattr(cfg, k) for k in ("embed_dim", "num_heads", "ffn_hidden", "num_layers",
-                                      "dropout", "epochs", "lr")}
-    if cfg.quick:
-        s.update(QUICK_TRANSFORMER)
-    return s
-
-
-def _build(name: str, s: dict[str, Any], cfg: Config, data: TranslationData,
-           **extra: Any) -> nn.Module:
+def _build(name: str, cfg: Config, data: TranslationData, **extra: Any) -> nn.Module:
     v = data.tgt_vocab
     return create(name, src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(v),
-                  embed_dim=s["embed_dim"], num_heads=s["num_heads"],
-                  ffn_hidden=s["ffn_hidden"], num_layers=s["num_layers"], dropout=s["dropout"],
+                  embed_dim=cfg.embed_dim, num_heads=cfg.num_heads,
+                  ffn_hidden=cfg.ffn_hidden, num_layers=cfg.num_layers, dropout=cfg.dropout,
                   norm_first=cfg.norm_first, max_len=max(256, 2 * data.num_steps + 2),
                   pad=v.pad, bos=v.bos, eos=v.eos, **extra)
 
@@ -156,38 +143,22 @@ def heatmap(model: nn.Module, data: TranslationData, index: int, path: Path) -> 
     src_words = data.src_vocab.to_tokens(src[0, :s].tolist())
     out_words = data.tgt_vocab.to_tokens(out)
     in_words = ["<bos>"] + out_words[:-1]
-    fig, axes = plt.subplots(1, 2, figsize=(0.45 * (s + len(out)) + 5, 0.4 * len(out) + 2.5))
-    axes[0].imshow(maps["cross"][-1][0, :, :s].numpy(), cmap="Reds", vmin=0.0)
-    axes[0].set_xticks(range(s), src_words, rotation=60)
-    axes[0].set_yticks(range(len(out)), out_words)
-    axes[0].set_xlabel("source (keys)")
-    axes[0].set_ylabel("output (queries)")
-    axes[0].set_title("cross-attention, last block")
-    axes[1].imshow(maps["decoder_self"][0][0].numpy(), cmap="Blues", vmin=0.0)
-    axes[1].set_xticks(range(len(out)), in_words, rotation=60)
-    axes[1].set_yticks(range(len(out)), in_words)
-    axes[1].set_title("masked self-attention, first block")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    fig, axes = subplots(1, 2, figsize=(0.45 * (s + len(out)) + 5, 0.4 * len(out) + 2.5))
+    draw_heatmap(axes[0], maps["cross"][-1][0, :, :s].numpy(), src_words, out_words,
+                 xlabel="source (keys)", ylabel="output (queries)",
+                 title="cross-attention, last block")
+    draw_heatmap(axes[1], maps["decoder_self"][0][0].numpy(), in_words, in_words, cmap="Blues",
+                 title="masked self-attention, first block")
+    return save_figure(fig, path)
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with cpu_threads(cfg.threads):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    s = _settings(cfg)
-    batch = QUICK["batch_size"] if cfg.quick else cfg.batch_size
-    data = load_mt_data(cfg.quick, out_dir, cfg.max_words, batch, cfg.seed,
-                        fixture_size=QUICK["fixture_size"])
+    data = load_translation_corpus(cfg.corpus, cfg.max_words, cfg.batch_size, cfg.seed)
     torch.manual_seed(cfg.seed)
-    model = _build("transformer-mt", s, cfg, data)
+    model = _build("transformer-mt", cfg, data)
     untrained = bleu_rows(model, data, [("greedy", 1, 0.0)])[0]["test_bleu"]
     t0 = time.perf_counter()
-    history = train_seq2seq(model, data, epochs=s["epochs"], lr=s["lr"], clip=cfg.clip,
+    history = train_seq2seq(model, data, epochs=cfg.epochs, lr=cfg.lr, clip=cfg.clip,
                             device=cfg.device, progress=cfg.progress, seed=cfg.seed,
                             label_smoothing=cfg.label_smoothing)
     seconds = time.perf_counter() - t0
@@ -199,7 +170,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     beam_key = f"test_bleu_beam{cfg.beam_size}_alpha{cfg.alpha:g}"
     samples = sample_rows(model, data, cfg.samples)
     checkpoint = save_translator(model, data, out_dir)
-    figures = [loss_figure(history, out_dir / "loss.png", "transformer-mt: loss"),
+    figures = [loss_curves(history, out_dir / "loss.png", "transformer-mt: loss"),
                heatmap(model, data, _readable_example(data), out_dir / "attention.png")]
 
     # the RNN encoder-decoder on the same data, same epochs (its lesson's other settings)
@@ -207,9 +178,12 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
         metrics["rnn_test_bleu_greedy"] = float(cfg.rnn_test_bleu)
     elif cfg.rnn_baseline:
         torch.manual_seed(cfg.seed)
-        rnn_cfg = seq2seq_rnn.Config(quick=cfg.quick, max_words=cfg.max_words,
-                                     epochs=s["epochs"], batch_size=batch, device=cfg.device,
-                                     progress=cfg.progress, seed=cfg.seed, threads=0)
+        rnn_cfg = TranslatorSettings(
+            corpus=cfg.corpus, max_words=cfg.max_words, embed_size=cfg.rnn_embed_size,
+            num_hiddens=cfg.rnn_num_hiddens, num_layers=cfg.rnn_num_layers,
+            dropout=cfg.rnn_dropout, epochs=cfg.epochs, batch_size=cfg.batch_size,
+            lr=cfg.rnn_lr, clip=cfg.clip, device=cfg.device, progress=cfg.progress,
+            seed=cfg.seed)
         rnn = train_translator("seq2seq-rnn", rnn_cfg, out_dir / "rnn-baseline", data=data)
         rnn_rows = bleu_rows(rnn["model"], data, [("greedy", 1, cfg.alpha),
                                                   ("beam", cfg.beam_size, cfg.alpha)])
@@ -227,9 +201,9 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
 
     if cfg.nat:  # A13: length predictor + one parallel decoder pass
         torch.manual_seed(cfg.seed)
-        nat = _build("transformer-nat", s, cfg, data, max_tgt_len=data.num_steps)
+        nat = _build("transformer-nat", cfg, data, max_tgt_len=data.num_steps)
         t0 = time.perf_counter()
-        nat_history = train_nat(nat, data, s["epochs"], s["lr"], cfg)
+        nat_history = train_nat(nat, data, cfg.epochs, cfg.lr, cfg)
         metrics["nat_train_seconds"] = time.perf_counter() - t0
         nat.eval()
         nat_eval = evaluate_bleu(nat, data.test, data.src_vocab, data.tgt_vocab, method="greedy",

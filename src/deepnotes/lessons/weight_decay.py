@@ -25,9 +25,10 @@ import torch  # noqa: E402
 
 from deepnotes.data import ArrayDataset, MiniBatches, load  # noqa: E402
 from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import fit_classifier, fit_model, save_model  # noqa: E402
 from deepnotes.models import create  # noqa: E402
 from deepnotes.nn import MSELoss  # noqa: E402
+from deepnotes.tasks.classification import fit_classifier, fit_model  # noqa: E402
+from deepnotes.train.checkpoint import save_model  # noqa: E402
 
 NAME = "weight-decay"
 SUMMARY = "L2 weight decay lowers held-out loss with few examples and many features (G4)"

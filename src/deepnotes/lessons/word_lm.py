@@ -25,20 +25,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
-from deepnotes.lessons.lm_common import (
+from deepnotes.figures import plot_curves
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.runtime import resolve_device
+from deepnotes.tasks.lm import (
     generate,
-    lesson_text,
+    load_text,
     ngram_baseline,
     perplexity,
-    plot_curves,
     save_lm,
     train_lm,
     word_corpus,
 )
-from deepnotes.models import create
-from deepnotes.runtime import resolve_device
 
 NAME = "word-lm"
 SUMMARY = "word-level LSTM LM on Austen vs Laplace-smoothed word n-grams: perplexity (R8)"
@@ -46,10 +45,12 @@ CONCEPTS = ("R1", "R2", "R5", "R8")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # sample text (~2k words), H=64, embedding 32, 15 epochs (tests)
-    seed: int = 0  # initial weights, batch offsets, samples
-    corpus: str = "austen"  # full-mode corpus (deepnotes.data.load_corpus name)
+class Config(LessonConfig):
+    # quick: the sample text (~2k words), H=64, embedding 32, 15 epochs (tests)
+    QUICK = {"corpus": "sample", "hidden": 64, "embedding": 32, "epochs": 15, "min_freq": 2,
+             "lr": 0.01, "batch_size": 8, "num_steps": 20}
+
+    corpus: str = "austen"  # deepnotes.data.load_corpus name ("sample": the built-in text)
     max_tokens: int = 200_000  # word tokens of the corpus used
     min_freq: int = 3  # rarer words become <unk> (R1)
     val_fraction: float = 0.1  # the last fraction of the tokens is the validation text
@@ -67,19 +68,14 @@ class Config:
     sample_words: int = 25  # words generated per sample
     fused: bool = True  # torch's recurrent kernels (False: our step-by-step loops)
     device: str = "cpu"  # cpu | cuda | auto
-    threads: int = 1  # torch CPU threads
     progress: bool | None = None  # progress bar (None: only on a terminal)
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    raw, source = lesson_text(cfg.quick, cfg.corpus, f"the first {cfg.max_tokens:,} words")
-    if cfg.quick:
-        sizes = {"hidden": 64, "embedding": 32, "epochs": 15, "min_freq": 2, "lr": 0.01,
-                 "batch_size": 8, "num_steps": 20}
-    else:
-        sizes = {"hidden": cfg.hidden, "embedding": cfg.embedding, "epochs": cfg.epochs,
-                 "min_freq": cfg.min_freq, "lr": cfg.lr, "batch_size": cfg.batch_size,
-                 "num_steps": cfg.num_steps}
+    raw, source = load_text(cfg.corpus, f"the first {cfg.max_tokens:,} words")
+    sizes = {"hidden": cfg.hidden, "embedding": cfg.embedding, "epochs": cfg.epochs,
+             "min_freq": cfg.min_freq, "lr": cfg.lr, "batch_size": cfg.batch_size,
+             "num_steps": cfg.num_steps}
     ids, vocab, tokens = word_corpus(raw, max_tokens=cfg.max_tokens, min_freq=sizes["min_freq"])
     cut = int(len(ids) * (1 - cfg.val_fraction))
     train_ids, val_ids = ids[:cut], ids[cut:]
@@ -94,19 +90,18 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     counts = ngram_baseline(mapped[:cut], mapped[cut:])
     metrics.update(counts)
     device = resolve_device(cfg.device)
-    with cpu_threads(cfg.threads if device.type == "cpu" else 0):
-        model = create("rnn-lm", vocab_size=len(vocab), cell=cfg.cell, hidden=sizes["hidden"],
-                       num_layers=cfg.num_layers, embedding=sizes["embedding"],
-                       dropout=cfg.dropout, fused=cfg.fused).to(device)
-        r = train_lm(model, train_ids, val_ids, epochs=sizes["epochs"],
-                     batch_size=sizes["batch_size"], num_steps=sizes["num_steps"],
-                     lr=sizes["lr"], grad_clip=cfg.grad_clip, cosine=True, seed=cfg.seed,
-                     progress=cfg.progress, label=f"word {cfg.cell.upper()}")
-        windowed = perplexity(model, val_ids, sizes["num_steps"], carry_state=False)
-        samples = [{"temperature": t, "text": generate(model, vocab, cfg.prefix, cfg.sample_words,
-                                                       temperature=t, seed=cfg.seed, kind="none",
-                                                       tokens="word")}
-                   for t in (0.0, 0.8)]
+    model = create("rnn-lm", vocab_size=len(vocab), cell=cfg.cell, hidden=sizes["hidden"],
+                   num_layers=cfg.num_layers, embedding=sizes["embedding"],
+                   dropout=cfg.dropout, fused=cfg.fused).to(device)
+    r = train_lm(model, train_ids, val_ids, epochs=sizes["epochs"],
+                 batch_size=sizes["batch_size"], num_steps=sizes["num_steps"],
+                 lr=sizes["lr"], grad_clip=cfg.grad_clip, cosine=True, seed=cfg.seed,
+                 progress=cfg.progress, label=f"word {cfg.cell.upper()}")
+    windowed = perplexity(model, val_ids, sizes["num_steps"], carry_state=False)
+    samples = [{"temperature": t, "text": generate(model, vocab, cfg.prefix, cfg.sample_words,
+                                                   temperature=t, seed=cfg.seed, kind="none",
+                                                   tokens="word")}
+               for t in (0.0, 0.8)]
     metrics.update({"val_ppl": r.val_ppl, "val_ppl_windowed": windowed,
                     "train_ppl": r.history[-1]["train_ppl"], "train_seconds": r.seconds,
                     "params": float(sum(p.numel() for p in model.parameters()))})
@@ -120,7 +115,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     series = {"LSTM": ([h["epoch"] for h in r.history], [h["val_ppl"] for h in r.history])}
     refs = {f"word {n}": counts[f"{n}_val_ppl"] for n in ("unigram", "bigram")}
     figure = plot_curves(series, out_dir / "word_lm_val_ppl.png", "epoch", "validation perplexity",
-                         f"Word LM on {'sample text' if cfg.quick else cfg.corpus}", refs=refs)
+                         f"Word LM on {cfg.corpus}", refs=refs)
     best_ngram = min(counts[f"{n}_val_ppl"] for n in ("unigram", "bigram", "trigram",
                                                        "trigram_bigram_backoff"))
     metrics["best_ngram_val_ppl"] = best_ngram

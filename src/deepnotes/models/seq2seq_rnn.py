@@ -1,6 +1,6 @@
 r"""RNN encoder-decoder translators: ``seq2seq-rnn`` (fixed context) and ``bahdanau`` (attention).
 
-Both follow :class:`deepnotes.train.seq2seq.Seq2SeqModel`: ``forward`` (teacher forcing),
+Both follow :class:`deepnotes.tasks.translation.Seq2SeqModel`: ``forward`` (teacher forcing),
 ``init_state`` and ``step`` (one decoding step for :mod:`deepnotes.decoding`).
 
 **Encoder** (S2): embedding, then L GRU layers, optionally bidirectional. It respects the

@@ -19,7 +19,7 @@ whole prefix.
 the decoder gets position queries (no target tokens, no causal mask) and writes every target
 token at once; the output is cut at the first ``<eos>``. One decoder pass instead of ``T``.
 
-Both implement the seq2seq interface of :mod:`deepnotes.train.seq2seq`:
+Both implement the seq2seq interface of :mod:`deepnotes.tasks.translation`:
 ``forward(src, src_valid_len, tgt_in) -> logits``, ``init_state``, ``step``.
 
 Notes: A6, A11, A12, A13.

@@ -19,13 +19,17 @@ class Callback:
     def on_fit_start(self, trainer: Trainer) -> None:
         """Before the first step (also after a resume)."""
 
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        """Before the first step of each epoch (``trainer.epoch`` epochs are done)."""
+
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
         """After each optimizer step; ``step`` counts from 1, ``loss`` is the minibatch loss
         (a detached 0-dim tensor: ``float(loss)`` syncs a GPU) and ``trainer.last_lr`` the
         learning rate that step used."""
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        """After each epoch's row (train and validation numbers) is in the history."""
+        """After each epoch's row (train and validation numbers) is in the history; ``row`` is
+        the stored row, so a callback may add columns to it (e.g. a validation perplexity)."""
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """After the last epoch (or an early stop)."""

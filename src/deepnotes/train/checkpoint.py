@@ -407,3 +407,14 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
         "created": meta.get("created"),
         "model_state": {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")},
     }
+
+
+def save_model(model: nn.Module, out_dir: str | Path) -> str:
+    """Save ``model`` as the run folder's ``checkpoint.safetensors`` (+ ``.json``); return its path.
+
+    ``deepnotes eval`` rebuilds the model from the stored ``model_info`` (a model built by
+    :func:`deepnotes.models.create`).
+    """
+    from deepnotes.models import model_info
+
+    return str(save_checkpoint(Path(out_dir) / "checkpoint", model, model_info=model_info(model)))

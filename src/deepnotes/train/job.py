@@ -17,10 +17,11 @@ from deepnotes import data as dn_data
 from deepnotes import models
 from deepnotes.config import apply_overrides, to_dict
 from deepnotes.errors import ConfigError
+from deepnotes.metrics import accuracy
 from deepnotes.nn import CrossEntropyLoss, MSELoss
 from deepnotes.optim import create_optimizer, create_schedule
+from deepnotes.runtime import torch_threads
 from deepnotes.train.checkpoint import load_checkpoint, peek_checkpoint
-from deepnotes.train.metrics import accuracy
 from deepnotes.train.trainer import TrainConfig, Trainer
 
 
@@ -38,6 +39,7 @@ class TrainJob:
     grad_clip: float | None = None  # clip gradients to this global norm
     seed: int = 0  # seeds data split, init, shuffling and dropout
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads (0: torch's default, all cores; 1 on a busy machine)
     progress: bool | None = None  # progress bar (None: only on a terminal)
 
 
@@ -103,6 +105,12 @@ def run_job(model_name: str, data_name: str, sets: list[str], out_dir: Path, res
     job_sets = [s for s in sets if not s.startswith("model.")]
     model_sets = dict(s[len("model."):].split("=", 1) for s in sets if s.startswith("model."))
     job = apply_overrides(TrainJob(), job_sets)
+    with torch_threads(job.threads):
+        return _run_job(model_name, data_name, job, model_sets, out_dir, resume)
+
+
+def _run_job(model_name: str, data_name: str, job: TrainJob, model_sets: dict[str, str],
+             out_dir: Path, resume: bool) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer, full = build(model_name, data_name, job, model_sets, out_dir)
     from deepnotes.config import save_toml

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from deepnotes.data.loader import MiniBatches
 from deepnotes.errors import CheckpointError, ConfigError, NonFiniteLossError
-from deepnotes.functional.clip import clip_grad_norm_
+from deepnotes.functional.clip import clip_grad_norm_, grad_norm
 from deepnotes.runtime import resolve_device, seed_everything
 from deepnotes.train.callbacks import Callback
 from deepnotes.train.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
@@ -70,6 +70,11 @@ class TrainConfig:
         out_dir: folder for ``metrics.csv``, curves and checkpoints (``None``: keep in memory).
         checkpoint_every: save a checkpoint every this many epochs (0: only at the end).
         eval_every: validate every this many epochs (the last epoch is always validated).
+        log_grad_norm: compute the global gradient norm every step even without clipping
+            (``trainer.last_grad_norm``, the row's ``grad_norm``); clipping always computes it.
+        on_nonfinite: a NaN/inf loss (or gradient norm, when computed) ``"raise"``
+            :class:`~deepnotes.errors.NonFiniteLossError` (default) or ``"stop"`` training
+            before the bad step changes the weights (``trainer.diverged`` becomes ``True``).
     """
 
     epochs: int = 10
@@ -82,6 +87,8 @@ class TrainConfig:
     out_dir: str | None = None
     checkpoint_every: int = 1
     eval_every: int = 1
+    log_grad_norm: bool = False
+    on_nonfinite: str = "raise"
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -96,6 +103,8 @@ class TrainConfig:
             raise ConfigError(f"checkpoint_every must be an integer >= 0, got {self.checkpoint_every!r}")
         if not isinstance(self.eval_every, int) or self.eval_every < 1:
             raise ConfigError(f"eval_every must be a positive integer, got {self.eval_every!r}")
+        if self.on_nonfinite not in ("raise", "stop"):
+            raise ConfigError(f"on_nonfinite must be 'raise' or 'stop', got {self.on_nonfinite!r}")
 
 
 def default_loss_step(model: nn.Module, loss_fn: Callable[..., Tensor], batch: Batch
@@ -168,7 +177,11 @@ class Trainer:
         history: a :class:`~deepnotes.train.history.History` with one row per epoch.
         epoch, step: epochs and optimizer steps completed.
         last_lr: the learning rate (of the first parameter group) the latest step used.
+        last_grad_norm: the global gradient norm before clipping of the latest step (NaN
+            unless ``grad_clip`` or ``log_grad_norm`` is set).
         should_stop: set ``True`` (e.g. in a callback) to stop after the current epoch.
+        diverged: ``True`` once ``on_nonfinite="stop"`` ended training on a NaN/inf;
+            ``nonfinite`` then holds the bad step's ``{"step", "loss", "grad_norm"}``.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None,
@@ -199,6 +212,9 @@ class Trainer:
         self.step = 0
         self.should_stop = False
         self.last_lr = math.nan
+        self.last_grad_norm = math.nan
+        self.diverged = False
+        self.nonfinite: dict[str, float] | None = None
         self._partial: _Sums | None = None  # sums of an epoch interrupted by max_steps
         self.out_dir = Path(self.config.out_dir) if self.config.out_dir else None
 
@@ -238,10 +254,12 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_fit_start(self)
         self.should_stop = False
-        while (self.epoch < cfg.epochs and not self.should_stop
+        while (self.epoch < cfg.epochs and not self.should_stop and not self.diverged
                and not self._steps_done()):
+            for cb in self.callbacks:
+                cb.on_epoch_start(self)
             row = self._train_epoch()
-            if row is None:  # max_steps reached inside the epoch
+            if row is None:  # max_steps reached inside the epoch, or diverged
                 break
             for cb in self.callbacks:
                 cb.on_epoch_end(self, row)
@@ -388,6 +406,7 @@ class Trainer:
                        unit="batch", leave=False, dynamic_ncols=True)
         self.model.train()
         on_cpu = self.device.type == "cpu"
+        stop_on_nonfinite = cfg.on_nonfinite == "stop"
         started = time.perf_counter()
         examples_this_run = 0
         cut_short = False
@@ -399,13 +418,26 @@ class Trainer:
                                   f"{tuple(loss.shape)}; use reduction='mean'")
             # One host sync per step on the CPU (free there); on CUDA the check is batched
             # into the epoch sums and checked below.
-            if on_cpu and not math.isfinite(loss_value := loss.item()):
+            if (on_cpu or stop_on_nonfinite) and not math.isfinite(loss_value := loss.item()):
+                if stop_on_nonfinite:
+                    self.diverged = True
+                    self.nonfinite = {"step": self.step + 1, "loss": loss_value,
+                                      "grad_norm": math.nan}
+                    break
                 raise self._nonfinite(loss_value, b)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.grad_clip is not None:
-                norm = clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                sums.grad_norm_sum += float(norm)
+            if cfg.grad_clip is not None or cfg.log_grad_norm:
+                params = [p for p in self.model.parameters() if p.grad is not None]
+                norm = (clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip is not None
+                        else grad_norm(params))
+                self.last_grad_norm = float(norm)
+                if stop_on_nonfinite and not math.isfinite(self.last_grad_norm):
+                    self.diverged = True
+                    self.nonfinite = {"step": self.step + 1, "loss": float(loss.detach()),
+                                      "grad_norm": self.last_grad_norm}
+                    break
+                sums.grad_norm_sum += self.last_grad_norm
                 sums.grad_norm_count += 1
             self.last_lr = self.optimizer.param_groups[0]["lr"]
             self.optimizer.step()
@@ -436,6 +468,13 @@ class Trainer:
         if bar is not None:
             bar.close()
         sums.seconds += time.perf_counter() - started
+        if self.diverged:
+            # keep what was learnt before the bad step; the epoch's row says it diverged
+            if sums.n:
+                row = self._row(sums, validate=False)
+                row["diverged"] = True
+                self.history.append(row)
+            return None
         if not math.isfinite(float(sums.sums["loss"])):
             raise self._nonfinite(float(sums.sums["loss"]), max(b, 0))
         if sums.n == 0:
@@ -458,7 +497,7 @@ class Trainer:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items()
                               if k not in ("epoch", "step") and isinstance(v, float))
             print(f"epoch {self.epoch}/{cfg.epochs}: {shown}", file=sys.stderr)
-        return row
+        return self.history.rows[-1]  # the stored row: callbacks may add columns to it
 
     def _row(self, sums: _Sums, validate: bool) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}

@@ -13,17 +13,15 @@ from deepnotes import models
 from deepnotes.decoding import greedy_search
 from deepnotes.errors import CheckpointError, ConfigError
 from deepnotes.functional import masked_cross_entropy
-from deepnotes.lessons.mt_common import load_mt_data
 from deepnotes.metrics import bleu
-from deepnotes.text import tokenize
-from deepnotes.train.checkpoint import save_checkpoint
-from deepnotes.train.seq2seq import (
+from deepnotes.tasks.translation import (
     ScheduledSampling,
     decode,
     detokenize,
     encode_sentences,
     evaluate_bleu,
     load_seq2seq,
+    load_translation_corpus,
     save_seq2seq,
     scheduled_sampling_log_probs,
     seq2seq_loss,
@@ -31,13 +29,15 @@ from deepnotes.train.seq2seq import (
     train_seq2seq,
     translate,
 )
+from deepnotes.text import tokenize
+from deepnotes.train.checkpoint import save_checkpoint
 
 TINY = {"embed_size": 16, "num_hiddens": 24, "num_layers": 1, "dropout": 0.0}
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return load_mt_data(True, tmp_path_factory.mktemp("mt"), batch_size=32, fixture_size=160)
+    return load_translation_corpus("toy-en-es", batch_size=32, toy_pairs=160)
 
 
 def _model(data, name="bahdanau", seed=0, **kw):
@@ -187,9 +187,9 @@ def test_train_out_dir_writes_a_translation_checkpoint(data, tmp_path):
 def test_docstring_examples_run():
     import doctest
 
-    import deepnotes.lessons.mt_common as common
-    import deepnotes.train.seq2seq as module
+    import deepnotes.data.toy_mt as toy
+    import deepnotes.tasks.translation as module
 
-    for mod in (module, common):
+    for mod in (module, toy):
         result = doctest.testmod(mod)
         assert result.attempted > 0 and result.failed == 0, mod.__name__

@@ -1,4 +1,5 @@
-r"""Shared code of the language-model lessons: corpus, BPTT training, perplexity, sampling, saving.
+r"""The language-model task: corpus → token ids → model → truncated-BPTT training on the Trainer
+→ perplexity → generation → checkpoint.
 
 Training a recurrent LM on one long text (R3, R7): the text is cut into minibatches of B rows of
 T tokens (:class:`deepnotes.data.SequenceBatches`), and each step minimises the cross-entropy over
@@ -11,7 +12,11 @@ by back-propagation through time. With *sequential partitioning* row b of the ne
 continues row b of this one, so the final hidden state is carried over but detached (truncated
 BPTT: gradients stop at the batch border); with *random sampling* each batch starts from a zero
 state. Gradients are clipped by their global norm (O11). The quality measure is the
-perplexity :math:`\exp(\text{mean NLL})` (R8): 1 is perfect, :math:`|V|` is a uniform guess.
+perplexity :math:`\exp(\text{mean NLL})` (R8, :mod:`deepnotes.metrics.perplexity`): 1 is
+perfect, :math:`|V|` is a uniform guess.
+
+The model interface: ``model(X (B, T), state=None) -> (logits (B, T, V), state)`` plus
+``begin_state(batch_size, device)`` (e.g. the registry's ``rnn-lm``).
 
 Notes: R3, R7, R8, O11.
 """
@@ -19,8 +24,6 @@ Notes: R3, R7, R8, O11.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,15 +31,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from deepnotes.data.corpora import d2l_style_chars
+from deepnotes.data.corpora import d2l_style_chars, load_corpus
 from deepnotes.data.sequences import SequenceBatches
 from deepnotes.decoding import greedy_search, map_state, sample
 from deepnotes.errors import CheckpointError, ConfigError
-from deepnotes.functional import clip_grad_norm_, grad_norm, log_softmax
+from deepnotes.functional import log_softmax
+from deepnotes.metrics import causal_perplexity, perplexity
 from deepnotes.models import from_info, model_info
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import CosineAnnealingLR, create_optimizer
-from deepnotes.text import NGramLM, Vocab, sample_text, tokenize
+from deepnotes.text import NGramLM, Vocab, tokenize
+from deepnotes.train.callbacks import Callback
+from deepnotes.train.trainer import TrainConfig, Trainer
 
 __all__ = [
     "TIME_MACHINE_CHARS",
@@ -44,16 +50,15 @@ __all__ = [
     "causal_perplexity",
     "char_corpus",
     "generate",
-    "lesson_text",
     "lm_loss",
     "load_lm",
+    "load_text",
     "ngram_baseline",
     "perplexity",
-    "plot_curves",
     "preprocess",
-    "word_corpus",
     "save_lm",
     "train_lm",
+    "word_corpus",
 ]
 
 TIME_MACHINE_CHARS = 170_580  # length of d2l's preprocessed The Time Machine
@@ -61,6 +66,16 @@ _CE = {r: CrossEntropyLoss(reduction=r) for r in ("mean", "sum")}
 
 
 # ----------------------------------------------------------------------------- corpus
+def load_text(corpus: str, what: str = "") -> tuple[str, str]:
+    """``(raw text, where it came from)`` of corpus ``corpus`` (a
+    :func:`deepnotes.data.load_corpus` name such as ``"austen"`` or ``"sample"``, or the path of
+    your own UTF-8 text file); ``what`` says how much of it the caller uses, for the record."""
+    text = load_corpus(corpus)
+    if corpus == "sample":
+        return text, "the built-in sample text (Pride and Prejudice ch. 1-2)"
+    return text, f"{what} of {corpus}" if what else corpus
+
+
 def preprocess(text: str, kind: str) -> str:
     """``"d2l"``: lower-case letters and single spaces (d2l's Time Machine); ``"none"``: as is."""
     if kind == "d2l":
@@ -84,16 +99,6 @@ def char_corpus(text: str, max_chars: int | None = None, kind: str = "d2l"
         raise ConfigError(f"a character LM needs a text of at least 2 characters, got {len(text)}")
     vocab = Vocab(list(text), reserved=("<unk>",))
     return torch.tensor(vocab.to_indices(list(text)), dtype=torch.long), vocab, text
-
-
-def lesson_text(quick: bool, corpus: str, what: str) -> tuple[str, str]:
-    """``(raw text, where it came from)``: the built-in sample text in quick mode, else
-    ``deepnotes.data.load_corpus(corpus)`` (``what`` says how much of it the lesson uses)."""
-    if quick:
-        return sample_text(), "the built-in sample text (Pride and Prejudice ch. 1-2)"
-    from deepnotes.data.corpora import load_corpus
-
-    return load_corpus(corpus), f"{what} of {corpus}"
 
 
 def word_corpus(text: str, max_tokens: int | None = None, min_freq: int = 2
@@ -123,7 +128,7 @@ def _prefix_tokens(prefix: str, kind: str, tokens: str) -> list[str]:
     raise ConfigError(f"unknown token kind {tokens!r}; choose 'char' or 'word'")
 
 
-# ----------------------------------------------------------------------------- loss / eval
+# ----------------------------------------------------------------------------- loss
 def lm_loss(model: nn.Module, X: Tensor, Y: Tensor, state: Any = None,
             reduction: str = "mean") -> tuple[Tensor, Any]:
     """Cross-entropy over time of ``model(X, state)`` against ``Y`` (both ``(B, T)``)."""
@@ -132,88 +137,6 @@ def lm_loss(model: nn.Module, X: Tensor, Y: Tensor, state: Any = None,
     loss = _CE[reduction](logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))  # (B*T, V), (B*T,)
     return loss, state
 
-
-def _detach(state: Any) -> Any:
-    return map_state(lambda t: t.detach(), state)
-
-
-@torch.no_grad()
-def perplexity(model: nn.Module, ids: Tensor, num_steps: int = 35, carry_state: bool = True,
-               rows: int = 16) -> float:
-    r"""Perplexity :math:`\exp(-\frac1N\sum_t \log P(x_{t+1} \mid \text{context}))` of ``ids``.
-
-    ``carry_state=True``: the text is laid out as ``rows`` contiguous rows read in chunks of
-    ``num_steps`` with the hidden state carried over, so each prediction sees everything
-    before it in its row (the usual evaluation). ``carry_state=False``: non-overlapping
-    windows of ``num_steps`` tokens, each from a zero state (d2l's validation), so early
-    positions of a window have little context.
-
-    Example:
-        >>> from deepnotes.models import create
-        >>> m = create("rnn-lm", vocab_size=5, hidden=4)
-        >>> p = perplexity(m, torch.arange(40) % 5, num_steps=7)
-        >>> 1 < p < 10
-        True
-
-    Notes: R8.
-    """
-    was = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        ids = ids.to(device)
-        if carry_state:
-            rows = max(1, min(rows, (len(ids) - 1) // num_steps))
-            n = (len(ids) - 1) // rows * rows
-            X, Y = ids[:n].reshape(rows, -1), ids[1:n + 1].reshape(rows, -1)  # (R, N/R)
-            chunks = [(X[:, i:i + num_steps], Y[:, i:i + num_steps])
-                      for i in range(0, X.shape[1], num_steps)]
-        else:
-            w = (len(ids) - 1) // num_steps
-            X = ids[:w * num_steps].reshape(w, num_steps)  # (W, T)
-            Y = ids[1:w * num_steps + 1].reshape(w, num_steps)  # (W, T)
-            chunks = [(X[i:i + 256], Y[i:i + 256]) for i in range(0, w, 256)]
-        if not chunks or chunks[0][0].numel() == 0:
-            raise ConfigError(f"{len(ids)} tokens are too few for windows of {num_steps}; "
-                              "use a longer text or smaller num_steps")
-        nll, count, state = 0.0, 0, None
-        for Xc, Yc in chunks:
-            loss, state = lm_loss(model, Xc, Yc, state if carry_state else None, reduction="sum")
-            nll += float(loss)
-            count += Yc.numel()
-        # perplexity = exp(mean NLL)
-        return math.exp(nll / count)
-    finally:
-        model.train(was)
-
-
-@torch.no_grad()
-def causal_perplexity(model: nn.Module, ids: Tensor, num_steps: int = 35) -> float:
-    """Perplexity where token t+1 is scored from ``x_1..x_t`` ONLY, in windows of ``num_steps``.
-
-    Each prefix is fed separately (the model never sees a later token), exactly what it can do
-    when generating; for a unidirectional model this equals
-    ``perplexity(..., carry_state=False)``, for a bidirectional one it is the honest score.
-
-    Notes: R4, R8.
-    """
-    was = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        w = (len(ids) - 1) // num_steps
-        if w < 1:
-            raise ConfigError(f"{len(ids)} tokens are too few for windows of {num_steps}")
-        X = ids[:w * num_steps].reshape(w, num_steps).to(device)  # (W, T)
-        Y = ids[1:w * num_steps + 1].reshape(w, num_steps).to(device)  # (W, T)
-        nll = 0.0
-        for t in range(1, num_steps + 1):
-            logits, _ = model(X[:, :t])  # (W, t, V): only the prefix x_1..x_t
-            # -log P(x_{t+1} | x_{≤t}) from the last position
-            nll += float(nn.functional.cross_entropy(logits[:, -1], Y[:, t - 1], reduction="sum"))
-        return math.exp(nll / Y.numel())
-    finally:
-        model.train(was)
 
 
 # ----------------------------------------------------------------------------- training
@@ -235,13 +158,50 @@ class LMRun:
         return vals[-1] if vals else math.nan
 
 
+class _BPTT(Callback):
+    """The Trainer's ``loss_step`` for truncated BPTT, and a callback that keeps the run's record.
+
+    With sequential partitioning the final state of one batch starts the next (detached: the
+    gradient stops at the batch border); every epoch and every random-sampling batch starts
+    from a zero state.
+    """
+
+    def __init__(self, run: LMRun, sequential: bool, val_ids: Tensor | None, num_steps: int,
+                 eval_every: int, label: str) -> None:
+        self.run, self.sequential, self.val_ids = run, sequential, val_ids
+        self.num_steps, self.eval_every, self.label = num_steps, eval_every, label
+        self.state: Any = None
+
+    def __call__(self, model: nn.Module, loss_fn: Any, batch: Any) -> tuple[Tensor, None, None]:
+        X, Y = batch
+        state = None
+        if self.sequential and self.state is not None:
+            # truncated BPTT: keep the state's value, cut its gradient path
+            state = map_state(lambda t: t.detach(), self.state)
+        loss, state = lm_loss(model, X, Y, state)
+        self.state = state
+        return loss, None, None
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        self.state = None
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: Any) -> None:
+        self.run.step_loss.append(float(loss))
+        self.run.step_grad_norm.append(trainer.last_grad_norm)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        last = trainer.epoch >= trainer.config.epochs
+        if self.val_ids is not None and (trainer.epoch % self.eval_every == 0 or last):
+            row["val_ppl"] = perplexity(trainer.model, self.val_ids, self.num_steps)
+
+
 def train_lm(model: nn.Module, train_ids: Tensor, val_ids: Tensor | None = None, *,
              epochs: int = 10, batch_size: int = 32, num_steps: int = 35,
              sampling: str = "sequential", optimizer: str = "adam", lr: float = 3e-3,
              grad_clip: float | None = 1.0, cosine: bool = False, seed: int = 0,
              max_steps: int | None = None, eval_every: int = 1, progress: bool | None = None,
-             label: str = "") -> LMRun:
-    """Train a language model with (truncated) BPTT; evaluate validation perplexity per epoch.
+             label: str = "", device: str | None = None) -> LMRun:
+    """Train a language model with (truncated) BPTT on the Trainer; validation perplexity per epoch.
 
     Args:
         model: ``model(X (B, T), state) -> (logits (B, T, V), state)``, e.g. ``rnn-lm``.
@@ -253,76 +213,50 @@ def train_lm(model: nn.Module, train_ids: Tensor, val_ids: Tensor | None = None,
         grad_clip: clip the global gradient norm to this (O11); ``None`` does not clip (the
             norm is still recorded).
         cosine: decay the learning rate to 0 along a cosine over all steps.
-        seed: seeds the batch offsets/shuffles.
+        seed: seeds every generator at the start and the batch offsets/shuffles.
         max_steps: stop after this many steps.
         eval_every: validate every this many epochs (and after the last).
-        progress: tqdm bar (``None``: only on a terminal).
+        progress: progress bar (``None``: only on a terminal).
+        label: the ``model`` column of the rows (which run they belong to).
+        device: where to train (default: where the model's parameters are).
 
     Returns:
-        :class:`LMRun`; a NaN/inf loss stops training and sets ``diverged`` (no exception).
+        :class:`LMRun`; a NaN/inf loss or gradient norm stops training before the bad step and
+        sets ``diverged`` (no exception).
 
     Notes: R3, R7, O11.
     """
     loader = SequenceBatches(train_ids, batch_size, num_steps, sampling=sampling, seed=seed)
-    device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     opt = create_optimizer(optimizer, params, lr=lr)
     total = epochs * len(loader) if max_steps is None else min(max_steps, epochs * len(loader))
     sched = CosineAnnealingLR(opt, T_max=max(1, total)) if cosine else None
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=label or "train", unit="step", leave=False, dynamic_ncols=True)
     run = LMRun(model)
-    model.train()
-    for epoch in range(epochs):
-        state, sums, count = None, 0.0, 0
-        started = time.perf_counter()
-        for X, Y in loader:
-            X, Y = X.to(device), Y.to(device)
-            if loader.sequential and state is not None:
-                # truncated BPTT: keep the state's value, cut its gradient path
-                state = _detach(state)
-            else:
-                state = None
-            loss, state = lm_loss(model, X, Y, state)
-            value = float(loss.detach())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                norm = clip_grad_norm_(params, grad_clip)
-            else:
-                norm = grad_norm(params)
-            run.step_loss.append(value)
-            run.step_grad_norm.append(float(norm))
-            if not (math.isfinite(value) and math.isfinite(float(norm))):
-                run.diverged = True
-                break
-            opt.step()
-            if sched is not None:
-                sched.step()
-            run.steps += 1
-            sums, count = sums + value, count + 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{value:.3f}", epoch=epoch + 1)
-            if max_steps is not None and run.steps >= max_steps:
-                break
-        run.seconds += time.perf_counter() - started
-        if count:
-            row: dict[str, Any] = {"model": label, "epoch": epoch + 1, "step": run.steps,
-                                   "train_loss": sums / count, "train_ppl": math.exp(sums / count),
-                                   "seconds": run.seconds}
-            last = epoch + 1 == epochs or run.diverged or (max_steps and run.steps >= max_steps)
-            if val_ids is not None and not run.diverged and ((epoch + 1) % eval_every == 0 or last):
-                row["val_ppl"] = perplexity(model, val_ids, num_steps)
-            run.history.append(row)
-        if run.diverged or (max_steps is not None and run.steps >= max_steps):
-            break
-    if bar is not None:
-        bar.close()
+    step = _BPTT(run, loader.sequential, val_ids, num_steps, eval_every, label)
+    where = device or str(next(model.parameters()).device)
+    cfg = TrainConfig(epochs=epochs, max_steps=max_steps, grad_clip=grad_clip, device=where,
+                      seed=seed, progress=progress, log_grad_norm=True, on_nonfinite="stop")
+    trainer = Trainer(model, opt, None, loader, scheduler=sched, config=cfg, callbacks=[step],
+                      loss_step=step)
+    trainer.fit()
+    run.diverged, run.steps = trainer.diverged, trainer.step
+    if trainer.nonfinite is not None:  # the step that stopped training, for the record
+        run.step_loss.append(trainer.nonfinite["loss"])
+        run.step_grad_norm.append(trainer.nonfinite["grad_norm"])
+    elapsed = 0.0
+    for i, r in enumerate(trainer.history.rows):
+        elapsed += r["seconds"]
+        row: dict[str, Any] = {"model": label, "epoch": i + 1, "step": r["step"],
+                               "train_loss": r["train_loss"],
+                               "train_ppl": math.exp(min(r["train_loss"], 700.0)),
+                               "seconds": elapsed}
+        if "val_ppl" in r:
+            row["val_ppl"] = r["val_ppl"]
+        run.history.append(row)
+    if (run.history and val_ids is not None and not run.diverged
+            and "val_ppl" not in run.history[-1]):  # stopped by max_steps inside an epoch
+        run.history[-1]["val_ppl"] = perplexity(model, val_ids, num_steps)
+    run.seconds = elapsed
     model.eval()
     return run
 
@@ -394,8 +328,9 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_tokens: int = 50,
         >>> from deepnotes.models import create
         >>> ids, vocab, _ = char_corpus("abab")
         >>> m = create("rnn-lm", vocab_size=len(vocab), hidden=4)
-        >>> len(generate(m, vocab, "ab", num_tokens=5))
-        7
+        >>> out = generate(m, vocab, "ab", num_tokens=5)   # an untrained model: any 5 tokens
+        >>> out.startswith("ab")
+        True
 
     Notes: R8, A14.
     """
@@ -457,37 +392,3 @@ def load_lm(path: str | Path, device: str = "cpu") -> tuple[nn.Module, Vocab, di
     model = from_info(info)
     load_checkpoint(path, model=model)
     return model.to(device).eval(), Vocab.from_state_dict(text["vocab"]), text
-
-
-# ----------------------------------------------------------------------------- plots
-def plot_curves(series: dict[str, tuple[list[float], list[float]]], path: Path, xlabel: str,
-                ylabel: str, title: str, logy: bool = False,
-                refs: dict[str, float | tuple[float, str]] | None = None) -> str:
-    """Line plot of ``{label: (xs, ys)}`` saved as PNG.
-
-    ``refs`` adds dashed horizontal lines ``{legend label: y}``; ``(y, series label)`` draws the
-    line in that series' colour (e.g. a published number next to our curve).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    colours = {}
-    for label, (xs, ys) in series.items():
-        (line,) = ax.plot(xs, ys, label=label, marker="o" if len(xs) < 40 else None, ms=3)
-        colours[label] = line.get_color()
-    for i, (label, ref) in enumerate((refs or {}).items()):
-        y, owner = ref if isinstance(ref, tuple) else (ref, None)
-        ax.axhline(y, ls="--", lw=1, color=colours.get(owner, f"0.{3 + 2 * (i % 3)}"), label=label)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)

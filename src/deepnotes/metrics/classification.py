@@ -1,4 +1,6 @@
-"""Metrics computed on a batch: each returns the batch *mean* so the Trainer can weight by size."""
+"""Classification metrics on a batch: each returns the batch *mean* so the Trainer can weight by size.
+
+Notes: B7 (softmax regression is scored by accuracy)."""
 
 from __future__ import annotations
 

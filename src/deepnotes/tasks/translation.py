@@ -1,4 +1,6 @@
-r"""Train, decode, score and store sequence-to-sequence translators (any model with this interface).
+r"""The translation task: parallel corpus → translator → training → decoding → BLEU → checkpoint.
+
+Works for any model with this interface (GRU seq2seq, Bahdanau, Transformer, non-autoregressive).
 
 **The interface** (:class:`Seq2SeqModel`): an ``nn.Module`` with
 
@@ -21,13 +23,19 @@ against the raw references with sacrebleu-compatible corpus BLEU and the notes' 
 **Checkpoints** store the model, its registry name and config, both vocabularies and
 ``num_steps`` in ``model_info``, so ``deepnotes translate CHECKPOINT "sentence"`` rebuilds it.
 
-Notes: S2, S3, S4, S5, A14.
+**End to end**, :func:`train_translator` loads a corpus (:func:`load_translation_corpus`: the
+Bible verse pairs, the made-up ``toy-en-es`` corpus or your own TSV), builds a registered model
+from :class:`TranslatorSettings`, trains, times and saves it; :func:`bleu_rows`,
+:func:`sample_rows` and :func:`translator_metrics` report it.
+
+Notes: S1, S2, S3, S4, S5, A14.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +46,14 @@ from torch import Tensor, nn
 
 from deepnotes.errors import CheckpointError, ConfigError
 from deepnotes.functional.sequence import masked_cross_entropy
+from deepnotes.metrics import bleu, corpus_bleu
 
 __all__ = [
-    "ScheduledSampling", "Seq2SeqModel", "decode", "detokenize", "encode_sentences",
-    "evaluate_bleu", "load_seq2seq", "save_seq2seq", "scheduled_sampling_log_probs",
-    "seq2seq_info", "seq2seq_loss", "teacher_forcing_inputs", "train_seq2seq", "translate",
+    "SMALL_TRANSLATOR", "ScheduledSampling", "Seq2SeqModel", "TranslatorSettings", "bleu_rows",
+    "copy_baseline_bleu", "decode", "detokenize", "encode_sentences", "evaluate_bleu",
+    "load_seq2seq", "load_translation_corpus", "sample_rows", "save_seq2seq", "save_translator",
+    "scheduled_sampling_log_probs", "seq2seq_info", "seq2seq_loss", "teacher_forcing_inputs",
+    "train_seq2seq", "train_translator", "translate", "translator_metrics",
 ]
 
 
@@ -375,7 +386,6 @@ def evaluate_bleu(model: nn.Module, split: Any, src_vocab: Any, tgt_vocab: Any,
     search's ranking score). ``lowercase=True`` (sacrebleu ``-lc``) because the vocabularies
     are lower-cased.
     """
-    from deepnotes.metrics import bleu, corpus_bleu
     from deepnotes.text import tokenize
 
     result = decode(model, split.src, split.src_valid_len, tgt_vocab.bos, tgt_vocab.eos, method,
@@ -439,3 +449,148 @@ def load_seq2seq(path: str | Path, device: str = "cpu") -> tuple[nn.Module, Any,
     model.to(resolve_device(device)).eval()
     return (model, Vocab.from_state_dict(info["src_vocab"]), Vocab.from_state_dict(info["tgt_vocab"]),
             info)
+
+
+# ---------------------------------------------------------------------------- end to end
+@dataclass
+class TranslatorSettings:
+    """Data, model and training settings of an RNN translator (the translation lessons' configs
+    extend these)."""
+
+    corpus: str = "bible-en-es"  # bible-en-es | toy-en-es | the path of a source<TAB>target file
+    max_words: int = 15  # keep pairs with at most this many tokens a side
+    embed_size: int = 128  # word embedding width
+    num_hiddens: int = 256  # GRU hidden size (and attention width)
+    num_layers: int = 2  # GRU layers (encoder and decoder)
+    dropout: float = 0.3  # dropout on embeddings and between layers
+    bidirectional: bool = False  # bidirectional encoder
+    epochs: int = 20  # passes over the training pairs
+    batch_size: int = 64  # pairs per minibatch
+    lr: float = 0.003  # Adam learning rate
+    clip: float = 1.0  # max gradient norm
+    scheduled_sampling: float = 0.0  # > 0: feed own predictions, up to this probability (A14)
+    device: str = "auto"  # cpu | cuda | auto
+    progress: bool | None = None  # progress bar (None: only on a terminal)
+    seed: int = 0  # controls initialisation, dropout and shuffling
+
+
+#: a model and schedule that learn the toy corpus in a few seconds on one core (quick modes)
+SMALL_TRANSLATOR = {"corpus": "toy-en-es", "embed_size": 32, "num_hiddens": 64, "num_layers": 1,
+                    "dropout": 0.0, "epochs": 8, "lr": 0.01, "batch_size": 48, "max_words": 15}
+
+
+def load_translation_corpus(corpus: str, max_words: int = 15, batch_size: int = 64, seed: int = 0,
+                            min_freq: int = 2, toy_pairs: int | None = None):
+    """A :class:`~deepnotes.data.parallel.TranslationData` of ``corpus``.
+
+    ``"bible-en-es"``: the English → Spanish Bible verse pairs (90/5/5 split, words seen < 2
+    times → ``<unk>``); ``"toy-en-es"``: ``toy_pairs`` (default 600) made-up pairs generated from
+    ``seed`` (80/10/10, every word kept); anything else: the path of your own
+    ``source<TAB>target`` file (90/5/5).
+    """
+    from deepnotes.data.parallel import BIBLE_NAME, load_translation_data
+    from deepnotes.data.toy_mt import TOY_NAME
+
+    if corpus == TOY_NAME:
+        return load_translation_data(TOY_NAME, max_words=max_words, batch_size=batch_size,
+                                     seed=seed, min_freq=1, fractions=(0.8, 0.1, 0.1),
+                                     limit=toy_pairs)
+    if corpus == BIBLE_NAME:
+        return load_translation_data(max_words=max_words, batch_size=batch_size, seed=seed,
+                                     min_freq=min_freq)
+    return load_translation_data(path=corpus, max_words=max_words, batch_size=batch_size,
+                                 seed=seed, min_freq=min_freq)
+
+
+def copy_baseline_bleu(split: Any) -> float:
+    """Corpus BLEU of copying each source sentence as its 'translation' (lower-cased)."""
+    return float(corpus_bleu(list(split.src_text), [list(split.tgt_text)], lowercase=True).score)
+
+
+def bleu_rows(model: nn.Module, data: Any, settings: Sequence[tuple[str, int, float]],
+              max_len: int | None = None) -> list[dict[str, Any]]:
+    """One row per ``(method, beam_size, alpha)``: test BLEU, notes' BLEU, mean log P, time."""
+    rows = []
+    for method, k, alpha in settings:
+        t0 = time.perf_counter()
+        r = evaluate_bleu(model, data.test, data.src_vocab, data.tgt_vocab, method=method,
+                          beam_size=k, alpha=alpha, max_len=max_len or data.num_steps)
+        lengths = [len(h.split()) for h in r["hypotheses"]]
+        rows.append({"decoding": method if method == "greedy" else f"beam k={k} α={alpha:g}",
+                     "method": method, "beam_size": k if method == "beam" else 1, "alpha": alpha,
+                     "test_bleu": r["bleu"], "test_notes_bleu": r["notes_bleu"],
+                     "mean_log_prob": r["mean_log_prob"],
+                     "mean_words": sum(lengths) / max(len(lengths), 1),
+                     "seconds": time.perf_counter() - t0})
+    return rows
+
+
+def sample_rows(model: nn.Module, data: Any, n: int = 6, method: str = "greedy",
+                beam_size: int = 4) -> list[dict[str, str]]:
+    """The first ``n`` test sentences: source, reference and the model's translation."""
+    src = list(data.test.src_text[:n])
+    out = translate(model, src, data.src_vocab, data.tgt_vocab, method=method,
+                    beam_size=beam_size, num_steps=data.num_steps, max_len=data.num_steps)
+    return [{"source": s, "reference": r, "translation": t}
+            for s, r, t in zip(src, data.test.tgt_text[:n], out)]
+
+
+def save_translator(model: nn.Module, data: Any, out_dir: Path) -> str:
+    """``out_dir/checkpoint.safetensors`` with both vocabularies (``deepnotes translate`` reads it)."""
+    return str(save_seq2seq(Path(out_dir) / "checkpoint", model, data.src_vocab, data.tgt_vocab,
+                            data.num_steps))
+
+
+def train_translator(model_name: str, cfg: Any, out_dir: Path, data: Any = None,
+                     **model_extra: Any) -> dict[str, Any]:
+    """Load the data, build ``model_name``, train it with ``cfg``'s fields, time it, save it.
+
+    ``cfg`` has the fields of :class:`TranslatorSettings`. ``data`` skips loading (the same
+    corpus again). Returns ``{"model", "data", "history", "train_seconds", "untrained_bleu",
+    "copy_bleu", "checkpoint"}``.
+    """
+    from deepnotes.models import create
+
+    if data is None:
+        data = load_translation_corpus(cfg.corpus, cfg.max_words, cfg.batch_size, cfg.seed)
+    model = create(model_name, src_vocab_size=len(data.src_vocab),
+                   tgt_vocab_size=len(data.tgt_vocab), embed_size=cfg.embed_size,
+                   num_hiddens=cfg.num_hiddens, num_layers=cfg.num_layers,
+                   dropout=cfg.dropout, bidirectional=cfg.bidirectional, **model_extra)
+    untrained = bleu_rows(model, data, [("greedy", 1, 0.0)])[0]["test_bleu"]
+    sampling = (ScheduledSampling(cfg.scheduled_sampling) if cfg.scheduled_sampling > 0 else None)
+    t0 = time.perf_counter()
+    history = train_seq2seq(model, data, epochs=cfg.epochs, lr=cfg.lr, clip=cfg.clip,
+                            scheduled_sampling=sampling, device=cfg.device,
+                            progress=cfg.progress, seed=cfg.seed)
+    seconds = time.perf_counter() - t0
+    model.cpu()
+    return {"model": model, "data": data, "history": history, "train_seconds": seconds,
+            "untrained_bleu": untrained, "copy_bleu": copy_baseline_bleu(data.test),
+            "checkpoint": save_translator(model, data, out_dir)}
+
+
+def translator_metrics(run: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The numbers every translation lesson reports about its trained model."""
+    h, data, model = run["history"], run["data"], run["model"]
+    metrics = {
+        "first_epoch_train_loss": float(h[0]["train_loss"]),
+        "final_train_loss": float(h[-1]["train_loss"]),
+        "final_val_loss": float(h[-1].get("val_loss", float("nan"))),
+        "train_seconds": float(run["train_seconds"]),
+        "tokens_per_sec": float(sum(r["tokens_per_sec"] for r in h) / len(h)),
+        "epochs": float(len(h)),
+        "train_pairs": float(len(data.train)),
+        "test_pairs": float(len(data.test)),
+        "src_vocab": float(len(data.src_vocab)),
+        "tgt_vocab": float(len(data.tgt_vocab)),
+        "parameters": float(sum(p.numel() for p in model.parameters())),
+        "untrained_test_bleu": float(run["untrained_bleu"]),
+        "copy_source_test_bleu": float(run["copy_bleu"]),
+    }
+    for r in rows:
+        key = "greedy" if r["method"] == "greedy" else f"beam{r['beam_size']}_alpha{r['alpha']:g}"
+        metrics[f"test_bleu_{key}"] = float(r["test_bleu"])
+        metrics[f"test_notes_bleu_{key}"] = float(r["test_notes_bleu"])
+        metrics[f"mean_log_prob_{key}"] = float(r["mean_log_prob"])
+    return metrics

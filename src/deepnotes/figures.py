@@ -1,0 +1,106 @@
+"""Figures for run folders: matplotlib figures without pyplot's global state or a display.
+
+Every lesson draws with :func:`subplots` and writes with :func:`save_figure`; nothing here picks
+a backend (``matplotlib.use``) or keeps figures alive in pyplot's registry, so importing a lesson
+never changes how the user's own matplotlib session behaves.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> fig, ax = subplots(figsize=(3, 2))
+    >>> _ = ax.plot([0, 1], [1, 0])
+    >>> path = save_figure(fig, pathlib.Path(tempfile.mkdtemp()) / "line.png")
+    >>> path.endswith("line.png")
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DPI", "draw_heatmap", "loss_curves", "plot_curves", "save_figure", "subplots"]
+
+DPI = 110  # resolution of every saved figure
+
+
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
+    """``(figure, axes)`` like ``pyplot.subplots`` but on a private Agg canvas.
+
+    ``kwargs`` go to :class:`matplotlib.figure.Figure` (``figsize``, ``dpi``, ...) except the
+    ``subplots`` arguments ``sharex``, ``sharey``, ``squeeze``, ``subplot_kw``, ``gridspec_kw``,
+    ``width_ratios``, ``height_ratios``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    grid_keys = ("sharex", "sharey", "squeeze", "subplot_kw", "gridspec_kw", "width_ratios",
+                 "height_ratios")
+    grid = {k: kwargs.pop(k) for k in grid_keys if k in kwargs}
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **grid)
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = DPI, tight: bool = True) -> str:
+    """Lay out ``fig`` (``tight_layout``), write it to ``path`` (PNG) and return the path as str."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    return str(path)
+
+
+def plot_curves(series: dict[str, tuple[list[float], list[float]]], path: str | Path, xlabel: str,
+                ylabel: str, title: str, logy: bool = False,
+                refs: dict[str, float | tuple[float, str]] | None = None) -> str:
+    """Line plot of ``{label: (xs, ys)}`` saved as PNG; returns the path.
+
+    ``refs`` adds dashed horizontal lines ``{legend label: y}``; ``(y, series label)`` draws the
+    line in that series' colour (e.g. a published number next to our curve).
+    """
+    fig, ax = subplots(figsize=(6.5, 4.2))
+    colours = {}
+    for label, (xs, ys) in series.items():
+        (line,) = ax.plot(xs, ys, label=label, marker="o" if len(xs) < 40 else None, ms=3)
+        colours[label] = line.get_color()
+    for i, (label, ref) in enumerate((refs or {}).items()):
+        y, owner = ref if isinstance(ref, tuple) else (ref, None)
+        ax.axhline(y, ls="--", lw=1, color=colours.get(owner, f"0.{3 + 2 * (i % 3)}"), label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return save_figure(fig, path)
+
+
+def loss_curves(history: list[dict[str, Any]], path: str | Path, title: str,
+                ylabel: str = "masked cross-entropy per token") -> str:
+    """Training (and, where every row has it, validation) loss per epoch; returns the path."""
+    fig, ax = subplots(figsize=(6, 4))
+    epochs = [r["epoch"] for r in history]
+    ax.plot(epochs, [r["train_loss"] for r in history], label="train")
+    if history and all("val_loss" in r for r in history):
+        ax.plot(epochs, [r["val_loss"] for r in history], label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    return save_figure(fig, path)
+
+
+def draw_heatmap(ax: Any, weights: Any, xlabels: list[str], ylabels: list[str], cmap: str = "Reds",
+                 xlabel: str = "", ylabel: str = "", title: str = "", colorbar: bool = False) -> Any:
+    """Draw a weight matrix ``(rows, cols)`` (e.g. attention: queries × keys) with its labels."""
+    image = ax.imshow(weights, cmap=cmap, vmin=0.0)
+    ax.set_xticks(range(len(xlabels)), xlabels, rotation=60)
+    ax.set_yticks(range(len(ylabels)), ylabels)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.04)
+    return image
