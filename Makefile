@@ -12,7 +12,7 @@ OUT    ?= runs/$(LESSON)
 STAMP  := $(VENV)/.deepnotes-installed
 DATA_STAMP := $(VENV)/.deepnotes-data
 
-.PHONY: setup run test bench data clean-venv
+.PHONY: setup run test bench data concepts clean-venv
 
 setup: $(STAMP) $(DATA_STAMP)
 
@@ -42,6 +42,11 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# docs/concepts.md: concept ID -> code, tests, lessons (tests/test_concepts.py checks it is fresh)
+concepts: $(STAMP)
+	$(PY) -m deepnotes.concepts > docs/concepts.md.tmp
+	mv docs/concepts.md.tmp docs/concepts.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -38,7 +38,7 @@ import torch
 from _common import add_common_args, compare_many, describe, machine, markdown, prepare, report
 from torch import nn as tnn
 
-from deepnotes.functional.sequence import masked_cross_entropy
+from deepnotes.functional.sequence import fused_masked_cross_entropy
 from deepnotes.models import create
 from deepnotes.tasks.translation import teacher_forcing_inputs
 
@@ -163,7 +163,7 @@ def bench_rows(args: argparse.Namespace, device: torch.device) -> tuple[list[dic
         model, opt = ours[name], opts[name]
 
         def fn():
-            loss = masked_cross_entropy(model(src, src_len, tgt_in), tgt, tgt_len)
+            loss = fused_masked_cross_entropy(model(src, src_len, tgt_in), tgt, tgt_len)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

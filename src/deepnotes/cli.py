@@ -63,41 +63,41 @@ def _default_out(name: str) -> Path:
 
 def cmd_list(args: argparse.Namespace) -> int:
     what = args.what or "all"
-    tables: list[tuple[str, list[tuple[str, str]]]] = []
+    tables: list[tuple[str, list[tuple[str, ...]]]] = []  # rows: columns, the summary last
     if what in ("models", "all"):
         from deepnotes.models import MODELS
 
         tables.append(("models", [(e.name, e.summary) for e in MODELS.entries()]))
     if what in ("datasets", "all"):
-        from deepnotes.data import DATASETS
+        from deepnotes import data
 
-        tables.append(("datasets", [(e.name, e.summary) for e in DATASETS.entries()]))
+        tables.append(("datasets", [(d.name, d.kind, d.summary) for d in data.entries()]))
     if what in ("lessons", "all"):
         from deepnotes.lessons import LESSONS
 
         tables.append(("lessons", [(e.name, e.summary) for e in LESSONS.entries()]))
     for title, rows in tables:
         print(f"{title}:")
-        width = max((len(n) for n, _ in rows), default=0)
-        for n, s in rows:
-            print(f"  {n:<{width}}  {s}")
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)] if rows else []
+        for row in rows:
+            print("  " + "".join(f"{c:<{w}}  " for c, w in zip(row, widths)) + row[-1])
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from deepnotes import lessons
-    from deepnotes.config import apply_overrides, load_toml, save_toml, to_dict
+    from deepnotes.config import load_toml, parse_assignments, save_toml, to_dict
 
     lesson = lessons.get(args.lesson)
-    cfg = lesson.config_class()
-    if args.config:
-        cfg = apply_overrides(cfg, load_toml(args.config))
+    # what the user gave, in order of precedence: the TOML file, then --quick, --set, --threads
+    given: dict[str, Any] = dict(load_toml(args.config)) if args.config else {}
     if args.quick:
-        cfg = apply_overrides(cfg, {"quick": True})
-    cfg = apply_overrides(cfg, args.set or [])
+        given["quick"] = True
+    given.update(parse_assignments(args.set or []))
     if args.threads is not None:
-        cfg = apply_overrides(cfg, {"threads": args.threads})
-    cfg = lesson.configure(cfg)  # quick values in the fields still at their defaults
+        given["threads"] = args.threads
+    # the quick values fill the fields the user did not give; the user's values always win
+    cfg = lesson.configure(**given)
     out = Path(args.out) if args.out else _default_out(lesson.name)
     out.mkdir(parents=True, exist_ok=True)
     save_toml({"lesson": lesson.name, "config": to_dict(cfg), "versions": _versions()}, out / "config.toml")
@@ -150,13 +150,17 @@ def cmd_data(args: argparse.Namespace) -> int:
     from deepnotes import data
 
     if args.action == "status":
-        for row in data.status():
+        rows = data.status()
+        width = max(len(row["name"]) for row in rows)
+        kind_width = max(len(row["kind"]) for row in rows)
+        for row in rows:
             mark = "ok " if row["available"] else "-- "
             where = row["location"] if row["available"] else f"missing: {row['how_to_get']}"
-            print(f"{mark} {row['name']:<18} {where}")
+            print(f"{mark} {row['name']:<{width}}  {row['kind']:<{kind_width}}  {where}")
         return 0
     if not args.name:
-        raise DeepnotesError("`deepnotes data get` needs a dataset name, e.g. `deepnotes data get fashion-mnist`")
+        raise DeepnotesError("`deepnotes data get` needs a dataset name, e.g. "
+                             "`deepnotes data get fashion-mnist`")
     print(data.get(args.name, dest=args.dest))
     return 0
 

@@ -78,6 +78,22 @@ def parse_value(text: str, typ: Any, name: str = "value") -> Any:
     raise ConfigError(f"cannot set {name} from the command line (type {typ})")
 
 
+def parse_assignments(assignments: list[str]) -> dict[str, str]:
+    """``["lr=0.5", "epochs=3"]`` -> ``{"lr": "0.5", "epochs": "3"}`` (later ones win).
+
+    Example:
+        >>> parse_assignments(["lr=0.5", "name=a=b"])
+        {'lr': '0.5', 'name': 'a=b'}
+    """
+    out: dict[str, str] = {}
+    for a in assignments:
+        if "=" not in a:
+            raise ConfigError(f"bad --set {a!r}: write it as field=value")
+        k, v = a.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
 def apply_overrides(cfg: Any, assignments: list[str] | dict[str, Any]) -> Any:
     """Return a copy of dataclass ``cfg`` with ``field=value`` assignments applied.
 
@@ -86,16 +102,8 @@ def apply_overrides(cfg: Any, assignments: list[str] | dict[str, Any]) -> Any:
     """
     types_ = _field_types(type(cfg))
     changes: dict[str, Any] = {}
-    items: list[tuple[str, Any]]
-    if isinstance(assignments, dict):
-        items = list(assignments.items())
-    else:
-        items = []
-        for a in assignments:
-            if "=" not in a:
-                raise ConfigError(f"bad --set {a!r}: write it as field=value")
-            k, v = a.split("=", 1)
-            items.append((k.strip(), v.strip()))
+    items = list(assignments.items() if isinstance(assignments, dict)
+                 else parse_assignments(assignments).items())
     for k, v in items:
         if k not in types_:
             raise ConfigError(

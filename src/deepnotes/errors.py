@@ -36,3 +36,8 @@ class NonFiniteLossError(DeepnotesError, FloatingPointError):
 
 class ShapeError(DeepnotesError, ValueError):
     """A tensor argument has the wrong shape (the message gives expected vs got)."""
+
+
+class InvalidTargetError(DeepnotesError, ValueError):
+    """A loss target holds a value the loss cannot use (a class index out of range, a
+    probability outside [0, 1]); the message names the value."""

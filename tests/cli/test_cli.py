@@ -93,7 +93,51 @@ def test_corrupted_checkpoint_is_one_sentence(tmp_path):
     assert "checkpoint" in line
 
 
+def _dataset_kinds():
+    from deepnotes import data
+
+    return {info.name: info.kind for info in data.entries()}
+
+
 def test_data_status_lists_every_dataset():
     p = deepnotes("data", "status")
     assert p.returncode == 0, p.stderr
-    assert "fashion-mnist" in p.stdout and "digits" in p.stdout
+    lines = p.stdout.splitlines()
+    kinds = _dataset_kinds()
+    assert len(lines) == len(kinds)
+    for line, (name, kind) in zip(lines, sorted(kinds.items())):
+        mark, shown, shown_kind, where = line.split(maxsplit=3)
+        assert (mark in ("ok", "--"), shown, shown_kind) == (True, name, kind)
+        assert mark == "ok" or where.startswith("missing: ")
+    for name in ("austen", "reviews-zh", "pos-zh", "bible-en-es", "toy-en-es", "sample"):
+        assert name in kinds
+
+
+def test_list_datasets_shows_every_dataset_with_its_kind():
+    p = deepnotes("list", "datasets")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "datasets:"
+    shown = {line.split()[0]: line.split()[1] for line in lines[1:]}
+    assert shown == _dataset_kinds()
+    assert shown["austen"] == "text" and shown["toy-en-es"] == "parallel"
+
+
+def test_data_get_every_kind_of_source():
+    # none of these downloads anything or runs an external tool
+    for name, said in (("sample", "sample ships with deepnotes; nothing to download."),
+                       ("toy-en-es", "toy-en-es is generated from a seed when loaded; "
+                                     "nothing to download."),
+                       ("synthetic-linear", "synthetic-linear is generated from a seed when "
+                                            "loaded; nothing to download.")):
+        p = deepnotes("data", "get", name)
+        assert (p.returncode, p.stdout.strip()) == (0, said), p.stderr
+    p = deepnotes("data", "get", "digits")
+    assert p.returncode == 0 and "ships with scikit-learn" in p.stdout, p.stderr
+    p = deepnotes("data", "get", "fortunes")  # Debian package: where it is, or the apt command
+    assert p.returncode == 0, p.stderr
+    assert ("load_corpus('fortunes')" in p.stdout
+            or "`sudo apt-get install -y --no-install-recommends fortunes fortunes-min`"
+            in p.stdout)
+    line = _one_clean_line(deepnotes("data", "get", "smaple"))
+    assert "Did you mean 'sample'?" in line

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from deepnotes import data
 from deepnotes.data import ArrayDataset
 from deepnotes.errors import ConfigError, ShapeError
 
@@ -57,7 +56,8 @@ def test_subset_keeps_metadata_and_order():
     sub = ds.subset([7, 2, 5])
     assert sub.x.flatten().tolist() == [7.0, 2.0, 5.0]
     assert sub.y.tolist() == [1, 2, 2]
-    assert (sub.name, sub.classes, sub.split, sub.meta) == ("toy", ["a", "b", "c"], "train", {"k": 1})
+    assert (sub.name, sub.classes, sub.split, sub.meta) == ("toy", ["a", "b", "c"], "train",
+                                                            {"k": 1})
     assert sub.num_classes == 3
     sub.x.zero_()  # a copy: the parent is unchanged
     assert ds.x[7, 0] == 7.0
@@ -72,14 +72,3 @@ def test_to_device_and_repr():
     moved = ds.to("cpu")
     assert moved.x.device.type == "cpu" and moved.task == "regression" and moved.num_classes is None
     assert "n=3" in repr(ds) and "'r'" in repr(ds)
-
-
-def test_get_a_text_corpus_says_where_it_is_or_how_to_install_it(monkeypatch):
-    from deepnotes.data import corpora
-
-    monkeypatch.setattr(corpora, "_locate", lambda name: None)
-    msg = data.get("fortunes")
-    assert "apt-get install" in msg and "fortunes-min" in msg
-    monkeypatch.setattr(corpora, "_locate", lambda name: "/somewhere")
-    assert "/somewhere" in data.get("austen") and "load_corpus('austen')" in data.get("austen")
-    assert {"austen", "bible-en-es"} <= {row["name"] for row in data.status()}

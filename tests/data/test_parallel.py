@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from deepnotes import data
 from deepnotes.data import parallel
 from deepnotes.data.parallel import (
     align_verses,
@@ -181,6 +182,22 @@ def test_locate_needs_the_tool_and_both_modules(fake_bible, tmp_path, monkeypatc
     assert parallel.status_row()["available"] is True
     load_bible_pairs()
     assert parallel.locate() == str(parallel.bible_cache_path())
+
+
+def test_data_get_exports_the_pairs_when_the_modules_are_there(fake_bible, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setattr(parallel, "SWORD_DIRS", (str(tmp_path / "sword"),))
+    monkeypatch.delenv("SWORD_PATH", raising=False)
+    assert "install them with `sudo apt-get" in data.get("bible-en-es")  # no modules: no run
+    assert not (fake_bible / "calls.log").exists() and not parallel.bible_cache_path().exists()
+    (tmp_path / "sword" / "mods.d").mkdir(parents=True)
+    for module in parallel.BIBLE_MODULES:
+        (tmp_path / "sword" / "mods.d" / f"{module.lower()}.conf").write_text(f"[{module}]\n")
+    assert data.get("bible-en-es") == ("bible-en-es: verse pairs exported and cached at "
+                                       f"{parallel.bible_cache_path()}.")
+    assert len(parallel.bible_cache_path().read_text(encoding="utf-8").splitlines()) == len(ALIGNED)
+    row = data.entry("bible-en-es").status()
+    assert (row["kind"], row["location"]) == ("parallel", str(parallel.bible_cache_path()))
 
 
 def test_missing_mod2imp_or_module_names_the_apt_command(tmp_path, monkeypatch):

@@ -129,7 +129,8 @@ def test_kfold_splits_yields_datasets():
     assert [(len(t), len(v)) for t, v in splits] == [(6, 3)] * 3
     seen = []
     for (train, val), (ti, vi) in zip(splits, kfold_indices(ds, k=3, stratify=True, seed=1)):
-        assert torch.equal(val.x.squeeze(1).long(), vi) and torch.equal(train.x.squeeze(1).long(), ti)
+        assert torch.equal(val.x.squeeze(1).long(), vi)
+        assert torch.equal(train.x.squeeze(1).long(), ti)
         assert sorted(val.y.tolist()) == [0, 1, 2]
         seen += vi.tolist()
     assert sorted(seen) == list(range(9))

@@ -41,7 +41,7 @@ def test_wide_prefix_beam_is_exact(seed):
     exact = _exact_labellings(lp, blank)
     ranked = sorted(exact.items(), key=lambda kv: (-kv[1], kv[0]))
     k = 5
-    got = ctc_prefix_beam_search(lp, beam_width=10_000, blank=blank, top_k=k)
+    got = ctc_prefix_beam_search(lp, beam_size=10_000, blank=blank, top_k=k)
     assert [lab for lab, _ in got] == [lab for lab, _ in ranked[:k]]
     for (lab, logp), (_, p) in zip(got, ranked):
         assert logp == pytest.approx(math.log(p), abs=1e-10)
@@ -50,7 +50,7 @@ def test_wide_prefix_beam_is_exact(seed):
                         reduction="sum")
         assert -float(loss) == pytest.approx(logp, abs=1e-10)
     # nothing is pruned with a wide beam: the labelling probabilities sum to one
-    everything = ctc_prefix_beam_search(lp, beam_width=10_000, blank=blank)
+    everything = ctc_prefix_beam_search(lp, beam_size=10_000, blank=blank)
     assert math.fsum(math.exp(p) for _, p in everything) == pytest.approx(1.0, abs=1e-12)
 
 
@@ -59,7 +59,7 @@ def test_prefix_beam_beats_best_path_on_the_classic_case():
     # "a" has three paths aa, a∅, ∅a with 0.16 + 0.24 + 0.24 = 0.64
     lp = torch.tensor([[0.6, 0.4], [0.6, 0.4]], dtype=f64).log()
     assert ctc_best_path(lp) == ()
-    best = ctc_prefix_beam_search(lp, beam_width=2)
+    best = ctc_prefix_beam_search(lp, beam_size=2)
     assert best[0][0] == (1,) and math.exp(best[0][1]) == pytest.approx(0.64)
     assert best[1][0] == () and math.exp(best[1][1]) == pytest.approx(0.36)
     # three frames: the best path ∅∅∅ (0.125) gives "", yet p("b") = 0.341 and even
@@ -67,7 +67,7 @@ def test_prefix_beam_beats_best_path_on_the_classic_case():
     lp = torch.tensor([[0.5, 0.4, 0.1], [0.5, 0.1, 0.4], [0.5, 0.1, 0.4]], dtype=f64).log()
     exact = _exact_labellings(lp)
     assert ctc_best_path(lp) == ()
-    top = ctc_prefix_beam_search(lp, beam_width=16, top_k=4)
+    top = ctc_prefix_beam_search(lp, beam_size=16, top_k=4)
     assert [lab for lab, _ in top] == [(2,), (1, 2), (1,), ()]
     assert [math.exp(p) for _, p in top] == pytest.approx([0.341, 0.26, 0.179, 0.125])
     assert math.exp(top[0][1]) == pytest.approx(exact[(2,)])
@@ -91,11 +91,11 @@ def test_best_path_is_collapse_of_argmax():
 def test_batched_beam_uses_each_length():
     lp = _random_lp(4, T=6, C=3, B=3)
     lengths = [6, 4, 2]
-    batched = ctc_prefix_beam_search(lp, beam_width=4, input_lengths=lengths)
+    batched = ctc_prefix_beam_search(lp, beam_size=4, input_lengths=lengths)
     for b, n in enumerate(lengths):
-        assert batched[b] == ctc_prefix_beam_search(lp[:n, b], beam_width=4)
+        assert batched[b] == ctc_prefix_beam_search(lp[:n, b], beam_size=4)
     # a narrow beam still returns labellings ranked best first, at most top_k of them
-    narrow = ctc_prefix_beam_search(lp, beam_width=3, top_k=2)
+    narrow = ctc_prefix_beam_search(lp, beam_size=3, top_k=2)
     assert all(len(r) <= 2 and r[0][1] >= r[-1][1] for r in narrow)
 
 
@@ -107,7 +107,7 @@ def test_bad_decoder_arguments():
         ctc_best_path(lp, blank=3)
     with pytest.raises(ConfigError, match="input_lengths"):
         ctc_best_path(lp, [5, 1])
-    with pytest.raises(ConfigError, match="beam_width"):
-        ctc_prefix_beam_search(lp, beam_width=0)
+    with pytest.raises(ConfigError, match="beam_size"):
+        ctc_prefix_beam_search(lp, beam_size=0)
     with pytest.raises(ConfigError, match="top_k"):
-        ctc_prefix_beam_search(lp, beam_width=2, top_k=3)
+        ctc_prefix_beam_search(lp, beam_size=2, top_k=3)

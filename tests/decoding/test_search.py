@@ -35,7 +35,10 @@ class TinyDecoder:
 
     def __init__(self, V: int, B: int, seed: int, H: int = 5, sharp: float = 2.0):
         g = torch.Generator().manual_seed(seed)
-        r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
+
+        def r(*s):
+            return torch.randn(*s, generator=g, dtype=torch.float64)
+
         self.V, self.B = V, B
         self.emb, self.W1, self.U, self.W2 = r(V + 1, H), r(H, H) * 0.7, r(H, H), r(H, H) * 0.7
         self.out, self.ctx = r(H, V) * sharp, r(B, 2, H)
@@ -149,7 +152,10 @@ def test_sampling_draws_from_the_tempered_top_k_distribution():
     # q ∝ p^(1/τ) on the top 3 tokens, 0 elsewhere
     want = torch.tensor([0.0, 0.04, 0.09, 0.16], dtype=torch.float64) / 0.29
     torch.testing.assert_close(q, want)
-    step = lambda tok, s: (log_p.expand(tok.shape[0], 4), s)
+
+    def step(tok, s):
+        return log_p.expand(tok.shape[0], 4), s
+
     g = torch.Generator().manual_seed(0)
     n = 20_000
     out = sample(step, 9, 3, 1, temperature=0.5, top_k=3, generator=g, batch_size=n)
@@ -174,7 +180,10 @@ def test_sampling_draws_from_the_tempered_top_k_distribution():
 
 def test_max_len_cuts_sequences_that_never_end():
     never_eos = torch.tensor([0.7, 0.3, 0.0]).log()  # token 2 = <eos> has probability 0
-    step = lambda tok, s: (never_eos.expand(tok.shape[0], 3), s)
+
+    def step(tok, s):
+        return never_eos.expand(tok.shape[0], 3), s
+
     for res in (
         greedy_search(step, 5, 2, 4),
         beam_search(step, 5, 2, 3, 4),
@@ -207,7 +216,9 @@ def test_length_penalty_prefers_longer_sequences_as_alpha_grows():
 
 
 def test_state_and_argument_errors():
-    ok = lambda tok, s: (torch.zeros(tok.shape[0], 3), s)
+    def ok(tok, s):
+        return torch.zeros(tok.shape[0], 3), s
+
     with pytest.raises(ConfigError, match="beam_size must be >= 1, got 0"):
         beam_search(ok, 0, 2, 0, 3)
     with pytest.raises(ConfigError, match="max_len must be >= 1"):

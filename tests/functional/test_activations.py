@@ -142,3 +142,26 @@ def test_hard_sigmoid_learnable_parameters_gradcheck():
     assert gradcheck(lambda c, b, w: F.hard_sigmoid(x, c, b, w), (c, b, w))
     out = F.hard_sigmoid(x, c, b, w)
     assert out.shape == (4, 5)
+
+
+# ------------------------------------------------------------- the name -> function table
+
+
+def test_activation_table_names_and_functions():
+    x = 3.0 * torch.randn(4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    expected = {"identity": x, "sigmoid": torch.sigmoid(x), "tanh": torch.tanh(x),
+                "relu": torch.relu(x), "gelu": TF.gelu(x), "softmax": torch.softmax(x, -1)}
+    assert set(F.ACTIVATION_FUNCTIONS) == set(expected)
+    for name, want in expected.items():
+        assert torch.equal(F.activation_function(name)(x), want), name
+        # torch's op, the reference of the formula of the same name where there is one
+        if name in PAIRS:
+            torch.testing.assert_close(PAIRS[name][0](x), want, atol=1e-15, rtol=1e-14)
+
+
+def test_activation_function_errors_list_the_choices():
+    with pytest.raises(ConfigError, match=r"nonlinearity must be one of \['relu', 'tanh'\], "
+                                          r"got 'gelu'"):
+        F.activation_function("gelu", ("tanh", "relu"), "nonlinearity")
+    with pytest.raises(ConfigError, match=r"activation must be one of \[.*'softmax'.*\], got 'x'"):
+        F.activation_function("x")

@@ -23,6 +23,13 @@ def _randn(*shape, seed=0, scale=1.0):
     return scale * torch.randn(*shape, dtype=f64, generator=torch.Generator().manual_seed(seed))
 
 
+def _sdpa(fused, q, k, v, **kwargs):
+    """(output, weights) of the formula, or (output, None) of the torch-kernel function."""
+    if fused:
+        return F.fused_scaled_dot_product_attention(q, k, v, **kwargs), None
+    return F.scaled_dot_product_attention(q, k, v, **kwargs)
+
+
 def _d2l_masked_softmax(x, valid_lens):
     """d2l 11.3's masked_softmax (fill -1e6, then softmax), written out as in the book."""
     if valid_lens is None:
@@ -169,7 +176,7 @@ def test_sdpa_matches_torch_kernel(case, fused):
     kwargs, torch_mask = _mask_cases(2, 3, 4, 5)[case]
 
     def ours(q, k, v):
-        return F.scaled_dot_product_attention(q, k, v, fused=fused, **kwargs)[0]
+        return _sdpa(fused, q, k, v, **kwargs)[0]
 
     def ref(q, k, v):
         return TF.scaled_dot_product_attention(q, k, v, attn_mask=torch_mask)
@@ -181,7 +188,7 @@ def test_sdpa_matches_torch_kernel(case, fused):
 def test_sdpa_weights_are_the_formula(case):
     q, k, v = _qkv()
     kwargs, m = _mask_cases(2, 3, 4, 5)[case]
-    out, w = F.scaled_dot_product_attention(q, k, v, fused=False, **kwargs)
+    out, w = F.scaled_dot_product_attention(q, k, v, **kwargs)
     # the formula, element by element: A'_ij = exp(s_ij) / sum_j' exp(s_ij'), O = A' V
     s = torch.einsum("bhid,bhjd->bhij", q, k) / math.sqrt(q.shape[-1])
     if m is not None:
@@ -191,7 +198,8 @@ def test_sdpa_weights_are_the_formula(case):
     torch.testing.assert_close(w, expected, atol=1e-13, rtol=1e-12)
     torch.testing.assert_close(out, torch.einsum("bhij,bhjv->bhiv", expected, v),
                                atol=1e-13, rtol=1e-12)
-    assert F.scaled_dot_product_attention(q, k, v, fused=True, **kwargs)[1] is None
+    fused = F.fused_scaled_dot_product_attention(q, k, v, **kwargs)  # the output alone
+    torch.testing.assert_close(fused, out, atol=1e-13, rtol=1e-12)
 
 
 def test_sdpa_fully_masked_queries_give_zeros_on_both_paths():
@@ -202,8 +210,7 @@ def test_sdpa_fully_masked_queries_give_zeros_on_both_paths():
     outs = []
     for fused in (False, True):
         qs, ks, vs = (t.clone().requires_grad_() for t in (q, k, v))
-        out, _ = F.scaled_dot_product_attention(qs, ks, vs, valid_lens=lens, attn_mask=keep,
-                                                fused=fused)
+        out, _ = _sdpa(fused, qs, ks, vs, valid_lens=lens, attn_mask=keep)
         assert out[0].eq(0).all() and out[:, :, 2].eq(0).all()
         grads = torch.autograd.grad(out.sum(), (qs, ks, vs))
         assert all(torch.isfinite(g).all() for g in grads)
@@ -216,7 +223,7 @@ def test_sdpa_fully_masked_queries_give_zeros_on_both_paths():
 def test_sdpa_three_dim_inputs_and_scale():
     q, k, v = _randn(2, 3, 4), _randn(2, 5, 4, seed=1), _randn(2, 5, 2, seed=2)
     for fused in (False, True):
-        out, _ = F.scaled_dot_product_attention(q, k, v, scale=0.3, fused=fused)
+        out, _ = _sdpa(fused, q, k, v, scale=0.3)
         torch.testing.assert_close(out, TF.scaled_dot_product_attention(q, k, v, scale=0.3))
 
 
@@ -225,8 +232,7 @@ def test_sdpa_gradcheck_formula_path():
     lens = torch.tensor([2])
 
     def fn(q, k, v):
-        return F.scaled_dot_product_attention(q, k, v, valid_lens=lens, causal=True,
-                                              fused=False)[0]
+        return F.scaled_dot_product_attention(q, k, v, valid_lens=lens, causal=True)[0]
 
     assert gradcheck(fn, (q, k, v))
 
@@ -246,14 +252,13 @@ def test_relu_weights_variant():
 
 def test_dropout_on_the_weights():
     q, k, v = _qkv(b=4, h=2, tq=8, tk=8)
-    _, w = F.scaled_dot_product_attention(q, k, v, fused=False)
-    _, wd = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5, fused=False,
+    _, w = F.scaled_dot_product_attention(q, k, v)
+    _, wd = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5,
                                            generator=torch.Generator().manual_seed(0))
     kept = wd != 0
     assert 0.3 < kept.double().mean() < 0.7
     torch.testing.assert_close(wd[kept], 2 * w[kept])  # survivors scaled by 1/(1-p)
-    out, _ = F.scaled_dot_product_attention(q, k, v, dropout_p=1.0, fused=True)
-    assert out.eq(0).all()
+    assert F.fused_scaled_dot_product_attention(q, k, v, dropout_p=1.0).eq(0).all()
 
 
 def test_sdpa_validates_arguments():
@@ -262,8 +267,11 @@ def test_sdpa_validates_arguments():
         F.scaled_dot_product_attention(q, k, v, dropout_p=1.5)
     with pytest.raises(ConfigError, match="activation"):
         F.scaled_dot_product_attention(q, k, v, activation="sigmoid")
-    with pytest.raises(ShapeError, match="share D"):
-        F.scaled_dot_product_attention(q, k[..., :3], v)
+    for sdpa in (F.scaled_dot_product_attention, F.fused_scaled_dot_product_attention):
+        with pytest.raises(ConfigError, match="dropout_p"):
+            sdpa(q, k, v, dropout_p=-0.1)
+        with pytest.raises(ShapeError, match="share D"):
+            sdpa(q, k[..., :3], v)
 
 
 # ------------------------------------------------------------------------- additive attention

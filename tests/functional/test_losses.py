@@ -8,8 +8,7 @@ import torch.nn.functional as TF
 from torch.autograd import gradcheck
 
 from deepnotes import functional as F
-from deepnotes.errors import ConfigError, ShapeError
-from deepnotes.functional import InvalidTargetError
+from deepnotes.errors import ConfigError, InvalidTargetError, ShapeError
 from tests.functional._helpers import assert_parity
 
 REDUCTIONS = ["mean", "sum", "none"]

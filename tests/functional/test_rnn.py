@@ -1,5 +1,6 @@
 """Recurrent cells and sequence loops: parity with torch's cells and RNN kernels in float64,
-gradient checks, the notes' GRU variant, peepholes and the Jordan cell."""
+gradient checks, the notes' GRU variant, peepholes, the Jordan cell, and end-padded sequences
+(``lengths``) against torch on a PackedSequence."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import doctest
 
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import deepnotes.functional.rnn as rnn_module
 from deepnotes import functional as F
@@ -173,6 +175,77 @@ def test_sequences_match_torch_modules(kind, batch_first):
     assert out.shape == ref_out.shape == ((B, T, 2 * H) if batch_first else (T, B, 2 * H))
     torch.testing.assert_close(out, ref_out, atol=1e-13, rtol=1e-11)
     torch.testing.assert_close(h, ref_h, atol=1e-13, rtol=1e-11)
+
+
+def _sequence(kind):
+    return {"rnn_relu": lambda *a, **k: F.rnn_sequence(*a, nonlinearity="relu", **k),
+            "gru": F.gru_sequence, "lstm": F.lstm_sequence}[kind]
+
+
+@pytest.mark.parametrize("kind", ["rnn_relu", "gru", "lstm"])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_lengths_match_torch_on_packed_sequences(kind, batch_first):
+    """Padded steps change no state and output zeros; the backward direction starts at each
+    row's last valid step: torch's numbers on a PackedSequence, final states included."""
+    torch.manual_seed(0)
+    cls = {"rnn_relu": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[kind]
+    extra = {"nonlinearity": "relu"} if kind == "rnn_relu" else {}
+    ref = cls(C, H, 2, bidirectional=True, batch_first=batch_first, **extra).double()
+    T, lengths = 6, torch.tensor([6, 1, 4])
+    x = _randn(*((B, T, C) if batch_first else (T, B, C)), seed=3)
+    h0 = _randn(4, B, H, seed=4)
+    hx = (h0, _randn(4, B, H, seed=5)) if kind == "lstm" else h0
+    out, state = _sequence(kind)(x, hx, _torch_layer_weights(ref), 2, bidirectional=True,
+                                 batch_first=batch_first, lengths=lengths)
+    packed = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
+    ref_out, ref_state = ref(packed, hx)
+    ref_out, _ = pad_packed_sequence(ref_out, batch_first=batch_first, total_length=T)
+    torch.testing.assert_close(out, ref_out, atol=1e-13, rtol=1e-11)  # zeros at padding too
+    for s, r in zip(*(t if isinstance(t, tuple) else (t,) for t in (state, ref_state)),
+                    strict=True):
+        torch.testing.assert_close(s, r, atol=1e-13, rtol=1e-11)
+
+
+def test_lengths_rows_alone_zero_lengths_and_errors():
+    torch.manual_seed(2)
+    ref = torch.nn.LSTM(C, H, bidirectional=True, batch_first=True).double()
+    weights = _torch_layer_weights(ref)
+    x = _randn(B, 5, C, seed=6)
+    lengths = torch.tensor([5, 0, 3])
+    out, (h, c) = F.lstm_sequence(x, None, weights, bidirectional=True, lengths=lengths)
+    for b, n in enumerate(lengths.tolist()):
+        if n == 0:  # no valid step: zero outputs, the initial (zero) state
+            assert out[b].eq(0).all() and h[:, b].eq(0).all() and c[:, b].eq(0).all()
+            continue
+        alone, (ha, ca) = F.lstm_sequence(x[b:b + 1, :n], None, weights, bidirectional=True)
+        torch.testing.assert_close(out[b, :n], alone[0], atol=1e-14, rtol=1e-12)
+        torch.testing.assert_close(h[:, b], ha[:, 0], atol=1e-14, rtol=1e-12)
+        torch.testing.assert_close(c[:, b], ca[:, 0], atol=1e-14, rtol=1e-12)
+        assert out[b, n:].eq(0).all()
+    # no row with a valid step at all: zeros and the given state back
+    h0 = (_randn(2, B, H, seed=7), _randn(2, B, H, seed=8))
+    out, (h, c) = F.lstm_sequence(x, h0, weights, bidirectional=True,
+                                  lengths=torch.zeros(B, dtype=torch.long))
+    assert out.shape == (B, 5, 2 * H) and out.eq(0).all()
+    assert torch.equal(h, h0[0]) and torch.equal(c, h0[1])
+    with pytest.raises(ShapeError, match=r"\[0, T=5\]"):
+        F.lstm_sequence(x, None, weights, bidirectional=True, lengths=torch.tensor([6, 1, 1]))
+    with pytest.raises(ShapeError, match=r"\(B,\) = \(3,\)"):
+        F.lstm_sequence(x, None, weights, bidirectional=True, lengths=torch.tensor([5, 1]))
+    with pytest.raises(ShapeError, match="integer"):
+        F.lstm_sequence(x, None, weights, bidirectional=True, lengths=torch.ones(3))
+
+
+def test_lengths_gradcheck():
+    w = tuple(_randn(*s, seed=i, scale=0.5).requires_grad_()
+              for i, s in enumerate([(3 * H, C), (3 * H, H), (3 * H,), (3 * H,)]))
+    x = _randn(2, 4, C, seed=9).requires_grad_()
+
+    def fn(x, *w):
+        out, h = F.gru_sequence(x, None, [w, w], bidirectional=True, lengths=torch.tensor([4, 2]))
+        return out, h
+
+    assert torch.autograd.gradcheck(fn, (x, *w))
 
 
 def test_bidirectional_reverse_half_is_the_forward_run_on_the_reversed_sequence():

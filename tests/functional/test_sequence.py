@@ -1,5 +1,6 @@
-"""sequence_mask and masked_cross_entropy (S1, S2): a per-token reference in float64, gradients,
-and the difference from the d2l package's MaskedSoftmaxCELoss on padded batches."""
+"""sequence_mask, masked_cross_entropy and reverse_padded (S1, S2, R4): a per-token reference in
+float64, gradients, the difference from the d2l package's MaskedSoftmaxCELoss on padded batches,
+and the per-row reversal a bidirectional RNN reads padded rows with."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import torch.nn.functional as TF
 from torch import nn
 
 from deepnotes.errors import ConfigError, ShapeError
-from deepnotes.functional import masked_cross_entropy, sequence_mask
+from deepnotes.functional import (
+    fused_masked_cross_entropy,
+    masked_cross_entropy,
+    reverse_padded,
+    sequence_mask,
+)
 
 f64 = torch.float64
 
@@ -76,18 +82,17 @@ def test_sequence_mask_matches_a_loop():
         sequence_mask(torch.ones(2, 3), 4)
 
 
-@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("loss", [masked_cross_entropy, fused_masked_cross_entropy],
+                         ids=["formula", "fused"])
 @pytest.mark.parametrize("eps", [0.0, 0.1])
-def test_masked_cross_entropy_is_the_mean_over_valid_tokens(eps, fused):
+def test_masked_cross_entropy_is_the_mean_over_valid_tokens(eps, loss):
     logits, target, valid = _batch()
-    ours = masked_cross_entropy(logits, target, valid, label_smoothing=eps, fused=fused)
+    ours = loss(logits, target, valid, label_smoothing=eps)
     torch.testing.assert_close(ours, _reference(logits, target, valid, eps), atol=1e-12, rtol=0)
     # sum and none: the same per-token terms, zero at padding
-    per_token = masked_cross_entropy(logits, target, valid, label_smoothing=eps, reduction="none",
-                                     fused=fused)
+    per_token = loss(logits, target, valid, label_smoothing=eps, reduction="none")
     assert per_token.shape == (4, 6) and (per_token[~sequence_mask(valid, 6)] == 0).all()
-    total = masked_cross_entropy(logits, target, valid, label_smoothing=eps, reduction="sum",
-                                 fused=fused)
+    total = loss(logits, target, valid, label_smoothing=eps, reduction="sum")
     torch.testing.assert_close(total, ours * int(valid.sum()), atol=1e-12, rtol=0)
 
 
@@ -131,17 +136,19 @@ def test_d2l_averages_over_padding_too_and_we_do_not(source):
                                masked_cross_entropy(logits32, target, full))
 
 
-def test_all_padding_gives_zero_not_nan_and_bad_shapes_raise():
+@pytest.mark.parametrize("loss", [masked_cross_entropy, fused_masked_cross_entropy],
+                         ids=["formula", "fused"])
+def test_all_padding_gives_zero_not_nan_and_bad_shapes_raise(loss):
     logits, target, _ = _batch()
-    assert masked_cross_entropy(logits, target, torch.zeros(4, dtype=torch.long)).item() == 0.0
+    assert loss(logits, target, torch.zeros(4, dtype=torch.long)).item() == 0.0
     with pytest.raises(ShapeError, match=r"\(B, T, V\)"):
-        masked_cross_entropy(logits[0], target, torch.ones(4))
+        loss(logits[0], target, torch.ones(4))
     with pytest.raises(ShapeError, match="target"):
-        masked_cross_entropy(logits, target[:, :3], torch.ones(4))
+        loss(logits, target[:, :3], torch.ones(4))
     with pytest.raises(ShapeError, match="valid_len"):
-        masked_cross_entropy(logits, target, torch.ones(3))
+        loss(logits, target, torch.ones(3))
     with pytest.raises(ConfigError, match="reduction"):
-        masked_cross_entropy(logits, target, torch.ones(4), reduction="avg")
+        loss(logits, target, torch.ones(4), reduction="avg")
 
 
 def test_docstring_examples_run():
@@ -156,9 +163,38 @@ def test_docstring_examples_run():
 def test_fused_and_formula_paths_agree_in_value_and_gradient():
     logits, target, valid = _batch()
     grads = []
-    for fused in (True, False):
+    for fn in (fused_masked_cross_entropy, masked_cross_entropy):
         x = logits.detach().clone().requires_grad_(True)
-        loss = masked_cross_entropy(x, target, valid, label_smoothing=0.1, fused=fused)
+        loss = fn(x, target, valid, label_smoothing=0.1)
         grads.append((loss.detach(), torch.autograd.grad(loss, x)[0]))
     torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-12, rtol=0)
     torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-12, rtol=0)
+
+
+# ------------------------------------------------------------------------- reverse_padded
+
+
+def test_reverse_padded_reverses_the_valid_part_only():
+    x = torch.arange(12.0).view(2, 3, 2)  # (B, T, C)
+    y = reverse_padded(x, torch.tensor([3, 2]))
+    assert y[0].tolist() == [[4, 5], [2, 3], [0, 1]]
+    assert y[1].tolist() == [[8, 9], [6, 7], [10, 11]]  # the padding step stays at the end
+    assert torch.equal(reverse_padded(y, torch.tensor([3, 2])), x)  # an involution
+    # (B, T) without feature dims; a row of length 0 or 1 is unchanged
+    t = torch.arange(12).reshape(2, 6)
+    assert reverse_padded(t, torch.tensor([4, 1])).tolist() == [[3, 2, 1, 0, 4, 5],
+                                                                [6, 7, 8, 9, 10, 11]]
+    assert torch.equal(reverse_padded(t, torch.tensor([0, 6])), torch.stack([t[0], t[1].flip(0)]))
+
+
+def test_reverse_padded_equals_flipping_each_row_and_passes_gradients():
+    x = torch.randn(4, 7, 3, 2, dtype=f64, requires_grad=True)  # (B, T, *)
+    n = torch.tensor([7, 1, 4, 0])
+    y = reverse_padded(x, n)
+    for b, k in enumerate(n.tolist()):
+        assert torch.equal(y[b, :k], x[b, :k].flip(0)) and torch.equal(y[b, k:], x[b, k:])
+    up = torch.randn_like(y)
+    (g,) = torch.autograd.grad(y, x, up)
+    assert torch.equal(g, reverse_padded(up, n))  # a permutation: its gradient permutes back
+    with pytest.raises(ShapeError, match=r"lengths \(B,\)"):
+        reverse_padded(x, n[:3])

@@ -59,11 +59,20 @@ def d2l_step(tokens, state):
     return torch.tensor(rows, dtype=torch.float64).log(), state
 
 
-def test_s5_tables_are_distributions_and_give_the_notes_products():
-    for row in TABLE.values():
-        assert sum(row) == pytest.approx(1.0)
-    assert 0.5 * 0.4 * 0.4 * 0.6 == pytest.approx(0.048)
-    assert 0.5 * 0.3 * 0.6 * 0.6 == pytest.approx(0.054)
+def test_s5_tables_are_distributions_and_search_gives_the_notes_products():
+    # exhaustive search lists every output of at most 4 tokens (ended by <eos> or cut): their
+    # probabilities sum to 1 exactly when every row the search reads is a distribution
+    every = exhaustive_search(d2l_step, BOS, EOS, max_len=4)
+    assert sum(math.exp(h.log_prob) for h in every.hypotheses[0]) == pytest.approx(1.0, abs=1e-12)
+    # the notes' products, read off the searches: greedy's A B C <eos> is 0.5·0.4·0.4·0.6,
+    # beam (k = 2) and exhaustive search (α = 0.75) find A C B <eos>, 0.5·0.3·0.6·0.6
+    greedy = greedy_search(d2l_step, BOS, EOS, max_len=4)
+    beam = beam_search(d2l_step, BOS, EOS, beam_size=2, max_len=4)
+    best = exhaustive_search(d2l_step, BOS, EOS, max_len=4, alpha=0.75)
+    assert greedy.tokens == [[A, B, C, EOS]] and beam.tokens == best.tokens == [[A, C, B, EOS]]
+    assert greedy.log_probs.exp().item() == pytest.approx(0.048, abs=1e-12)
+    for res in (beam, best):
+        assert res.log_probs.exp().item() == pytest.approx(0.054, abs=1e-12)
 
 
 def test_s5_greedy_search_gives_abc_eos_with_probability_0_048():

@@ -49,7 +49,10 @@ def test_parameter_count_formulas():
     # the MLP of the comparison has at least the CNN's budget, and one unit fewer would not
     budget = 62158
     h = mlp_hidden_for(budget)
-    size = lambda h: 785 * h + (h + 1) * 10
+
+    def size(h):
+        return 785 * h + (h + 1) * 10
+
     assert size(h) >= budget > size(h - 1)
 
 
@@ -68,7 +71,10 @@ def test_probe_along_gradient_restores_the_model_and_matches_a_quadratic():
     lin = torch.nn.Linear(3, 1, bias=False).double()
     x = torch.randn(16, 3, dtype=torch.float64)
     y = torch.randn(16, 1, dtype=torch.float64)
-    loss_fn = lambda out, t: 0.5 * ((out - t) ** 2).sum() / len(t)
+
+    def loss_fn(out, t):
+        return 0.5 * ((out - t) ** 2).sum() / len(t)
+
     before = lin.weight.detach().clone()
     row = probe_along_gradient(lin, loss_fn, x, y, [0.1, 0.2])
     assert torch.equal(lin.weight, before)

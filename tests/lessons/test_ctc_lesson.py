@@ -1,4 +1,4 @@
-"""The ctc lesson (R10): its strings, its model, and its quick-mode claim."""
+"""The ctc lesson (R10): its strings, its model (the registry's ctc-reader), its quick claim."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepnotes import lessons
-from deepnotes.errors import ConfigError
-from deepnotes.lessons.ctc import BLANK, CTCReader, make_strings
+from deepnotes import lessons, models
+from deepnotes.errors import ConfigError, ShapeError
+from deepnotes.lessons.ctc import BLANK, make_strings
+from deepnotes.models.ctc_reader import CTCReader
+from deepnotes.train.checkpoint import load_checkpoint
 
 
 def test_strings_are_the_digit_images_side_by_side():
@@ -34,11 +36,21 @@ def test_strings_are_the_digit_images_side_by_side():
 
 
 def test_reader_outputs_per_frame_distributions():
-    model = CTCReader(8, 5, 11)
+    model = models.create("ctc-reader", in_features=8, hidden=5, num_classes=11)
+    assert isinstance(model, CTCReader)
     out = model(torch.randn(3, 7, 8))
     assert out.shape == (3, 7, 11)
     torch.testing.assert_close(out.exp().sum(-1), torch.ones(3, 7))
     assert set(model.state_dict()) >= {"mean", "std", "rnn.weight_ih_l0_reverse", "head.weight"}
+    # the frames are standardised with the buffers: shifting both changes nothing
+    x = torch.randn(2, 4, 8)
+    before = model(x)
+    model.mean.fill_(3.0)
+    torch.testing.assert_close(model(x + 3.0), before)
+    with pytest.raises(ShapeError, match=r"\(B, T, 8\)"):
+        model(torch.zeros(2, 4, 6))
+    with pytest.raises(ConfigError, match="num_classes"):
+        models.create("ctc-reader", num_classes=1)
 
 
 def test_ctc_lesson_reads_digit_strings(tmp_path):
@@ -57,3 +69,9 @@ def test_ctc_lesson_reads_digit_strings(tmp_path):
     assert len(r.tables["examples"]) == 10
     assert Path(r.checkpoint).is_file()
     assert all(Path(f).is_file() for f in r.figures)
+    # the checkpoint names the registered model, so it rebuilds with its standardisation
+    saved = load_checkpoint(r.checkpoint)
+    again = models.from_info(saved["model_info"])
+    assert isinstance(again, CTCReader)
+    again.load_state_dict(saved["model_state"])
+    assert not torch.equal(again.std, torch.ones(8))  # σ of the training frames, not the init

@@ -1,4 +1,4 @@
-"""Quick runs of the overfitting, sigmoid-sum, time-series and batch-size lessons: their claims hold.
+"""Quick runs of the overfitting, sigmoid-sum, time-series and batch-size lessons: claims hold.
 
 Notes: G1, G2 (overfitting; optimisation vs bias), B5 (sum of sigmoids), B9 (time series),
 O2 (batch size).
@@ -23,7 +23,8 @@ def _run(name, tmp_path, **overrides):
 
 
 def _figures_exist(result):
-    assert result.figures and all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in result.figures)
+    assert result.figures and all(Path(f).is_file() and Path(f).stat().st_size > 0
+                                  for f in result.figures)
 
 
 def test_overfitting_flexible_fit_and_deep_plain_net(tmp_path):
@@ -39,8 +40,10 @@ def test_overfitting_flexible_fit_and_deep_plain_net(tmp_path):
     # G2: the deeper plain net has the higher TRAINING loss ...
     assert m["deep_train_loss"] > 1.1 * m["shallow_train_loss"]
     # ... although it can represent the shallow net exactly (so it is optimisation, not bias)
-    assert m["deep_with_shallow_inside_train_loss"] == pytest.approx(m["shallow_train_loss"], rel=1e-5)
+    assert m["deep_with_shallow_inside_train_loss"] == pytest.approx(m["shallow_train_loss"],
+                                                                     rel=1e-5)
     assert (tmp_path / "checkpoint.safetensors").is_file()
+    assert (m["depth_train_images"], m["depth_epochs"]) == (2000, 5)  # Config.QUICK
     _figures_exist(r)
 
 
@@ -107,7 +110,8 @@ def test_k_step_forecast_feeds_predictions_back():
         return 2 * window[:, -1] - window[:, -2]
 
     for k in (1, 3, 7):
-        torch.testing.assert_close(k_step_forecast(persist, series, targets, 3, k), (targets - k).double())
+        torch.testing.assert_close(k_step_forecast(persist, series, targets, 3, k),
+                                   (targets - k).double())
         torch.testing.assert_close(k_step_forecast(trend, series, targets, 3, k), targets.double())
     # one step of a fixed linear rule on the observed window
     w = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)

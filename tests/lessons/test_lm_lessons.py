@@ -66,13 +66,15 @@ def test_bidirectional_lesson_birnn_cheats(tmp_path):
 
 # ---------------------------------------------------------------- word level
 
-def test_word_lm_beats_the_unigram(tmp_path):
+def test_word_lm_beats_every_smoothed_ngram(tmp_path):
     r = lessons.get("word-lm").run(out_dir=tmp_path, quick=True)
     m = r.metrics
-    # ~1,900 training words: the LSTM beats the unigram and a uniform guess; beating the
-    # bigram too needs more text (full mode: see docs/results.md)
-    assert m["val_ppl"] < 0.8 * m["unigram_val_ppl"]
-    assert m["val_ppl"] < m["vocab_size"] / 3
+    # the lesson's claim: the LSTM's validation perplexity is below the BEST Laplace-smoothed
+    # word n-gram's (each order's ε tuned on the validation text, which flatters the n-grams);
+    # quick mode, 27,000 training words: seeds 0 and 1 gave 93.8 and 95.1 against 110.9
+    assert m["val_ppl"] < 0.95 * m["best_ngram_val_ppl"]
+    assert m["best_ngram_val_ppl"] == min(m[f"{n}_val_ppl"] for n in (
+        "unigram", "bigram", "trigram", "trigram_bigram_backoff"))
     assert m["train_ppl"] < m["val_ppl"]
     assert {row["temperature"] for row in r.tables["samples"]} == {0.0, 0.8}
     assert r.tables["samples"][0]["text"].startswith("it is a truth universally acknowledged ")

@@ -84,6 +84,7 @@ def test_toy_losses_equal_the_softmax_formulas():
 
 def test_mse_is_flat_where_cross_entropy_is_steep(mse_ce):
     m = mse_ce.metrics
+    assert (m["epochs"], m["train_examples"]) == (2, 4000)  # Config.QUICK
     # the start is confidently wrong
     assert m["toy_start_train_accuracy"] < 0.3 and m["linear_start_train_accuracy"] < 0.3
     # far from the optimum MSE's slope is a small fraction of CE's

@@ -1,14 +1,14 @@
-"""The R9 lessons: many-to-one sentiment and sequence tagging; their helpers and quick claims."""
+"""The R9 lessons: many-to-one sentiment and sequence tagging (their quick claims) and the
+many-to-one baseline model. The tasks they run on: tests/tasks/test_text_classification.py and
+tests/tasks/test_tagging.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from deepnotes import lessons
-from deepnotes.errors import ConfigError
-from deepnotes.lessons.sentiment import BagOfTokens, split_indices
-from deepnotes.lessons.sequence_tagging import most_frequent_tags, split_sentences
+from deepnotes import lessons, models
+from deepnotes.models.bag_of_tokens import BagOfTokens
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,9 @@ def _one_thread():
 
 def test_bag_of_tokens_is_softmax_regression_on_counts():
     torch.manual_seed(0)
-    model = BagOfTokens(6, 3)
+    model = models.create("bag-of-tokens", vocab_size=6, num_classes=3)
+    assert isinstance(model, BagOfTokens)
+    assert not model(torch.tensor([[2, 5]]), torch.tensor([2])).any()  # W = 0, b = 0 at first
     torch.nn.init.normal_(model.weight.weight)
     torch.nn.init.normal_(model.bias)
     tokens = torch.tensor([[2, 5, 2, 1], [4, 1, 1, 1]])  # padded with 1 after the lengths
@@ -36,35 +38,29 @@ def test_bag_of_tokens_is_softmax_regression_on_counts():
     # order does not matter to it
     torch.testing.assert_close(model(tokens[:, [2, 0, 1, 3]], lengths)[0],
                                model(tokens, lengths)[0])
-
-
-def test_splits_are_seeded_disjoint_and_complete():
-    for split in (split_indices, split_sentences):
-        train, test = split(100, 0.2, seed=3)
-        assert len(test) == 20 and sorted(train + test) == list(range(100))
-        assert split(100, 0.2, seed=3) == (train, test)
-        assert split(100, 0.2, seed=4) != (train, test)
-        with pytest.raises(ConfigError, match="test_fraction"):
-            split(100, 1.0, seed=0)
-
-
-def test_most_frequent_tags_breaks_ties_alphabetically():
-    table, default = most_frequent_tags([(["a", "b", "a"], ["x", "y", "z"]),
-                                         (["a", "b"], ["x", "y"])])
-    assert table == {"a": "x", "b": "y"}
-    assert default == "x"  # x and y are both seen twice: the alphabetically first wins
-    table, _ = most_frequent_tags([(["c", "c"], ["q", "p"])])
-    assert table == {"c": "p"}
+    # no lengths: every position counts
+    torch.testing.assert_close(model(tokens[:1, :3]), model(tokens, lengths)[:1])
 
 
 def test_many_to_one_quick(tmp_path):
     r = lessons.get("many-to-one").run(out_dir=tmp_path, quick=True)
     m = r.metrics
-    assert m["train_reviews"] == 800 and m["test_reviews"] == 200
-    # the LSTM (and the bag-of-characters baseline) are far above the majority class even
-    # on 800 reviews; the LSTM only overtakes the baseline with the full data (full mode)
-    assert m["test_accuracy"] > m["majority_test_accuracy"] + 0.1
+    n = lessons.get("many-to-one").configure(quick=True).reviews
+    assert m["train_reviews"] + m["val_reviews"] + m["test_reviews"] == n
+    assert m["test_reviews"] == n // 5 and m["val_reviews"] == (n - n // 5) // 10
+    # the lesson's claim: the BiLSTM beats the bag of characters (which ignores the order) on
+    # the test split, and both are far above the majority class
+    assert m["test_accuracy"] > m["bag_of_chars_test_accuracy"] + 0.01
     assert m["bag_of_chars_test_accuracy"] > m["majority_test_accuracy"] + 0.1
+    # each model's setting is the one with the best validation accuracy among its candidates
+    # (quick mode: one BiLSTM setting, two for the bag)
+    for model, candidates in (("LSTM", 1), ("bag", 2)):
+        rows = [x for x in r.tables["selection"] if model in x["model"]]
+        assert len(rows) == candidates and sum(x["chosen"] for x in rows) == 1
+        chosen = next(x for x in rows if x["chosen"])
+        assert chosen["val_accuracy"] == max(x["val_accuracy"] for x in rows)
+    assert m["chosen_lr"] == next(x["lr"] for x in r.tables["selection"]
+                                  if "LSTM" in x["model"] and x["chosen"])
     assert r.tables["models"][0]["model"] == "majority class"
     assert r.checkpoint and all(p.endswith(".png") for p in r.figures)
 

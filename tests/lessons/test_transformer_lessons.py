@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import doctest
 import math
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
+import deepnotes.models.small_vision as small_vision
 from deepnotes import lessons
-from deepnotes.lessons.cnn_vs_self_attention import SmallCNN, SmallViT
-from deepnotes.lessons.self_attention_vs_rnn import crossover, growth_exponent
+from deepnotes.lessons.self_attention_vs_rnn import crossover, growth_exponent, timing_clock
+from deepnotes.models import create
 from deepnotes.tasks.translation import load_seq2seq, translate
 
 
@@ -73,6 +76,15 @@ def test_self_attention_vs_rnn_timing_and_counts(tmp_path):
     assert [row["length"] for row in rows] == [16, 64, 256, 1024]
     assert all(row["rnn_ops"] < rows[i + 1]["rnn_ops"] for i, row in enumerate(rows[:-1]))
     assert Path(r.figures[0]).is_file()
+    assert m["timing_threads"] == 1  # this file's fixture: one thread, so CPU time
+
+
+def test_timing_clock_follows_the_thread_count():
+    # one thread: its CPU time; several (threads = 0 keeps torch's default, all cores): the
+    # wall clock, since one thread's CPU time would miss the others' work
+    assert timing_clock()[0] is time.thread_time  # the fixture set one thread
+    torch.set_num_threads(2)
+    assert timing_clock()[0] is time.perf_counter
 
 
 def test_growth_exponent_and_crossover_helpers():
@@ -93,15 +105,25 @@ def test_cnn_wins_with_little_data_and_the_gap_shrinks(tmp_path):
     assert min(m["cnn_accuracy_smallest"], m["vit_accuracy_smallest"]) > 0.3  # chance 0.1
     assert m["cnn_parameters"] < m["vit_parameters"]
     assert Path(r.figures[0]).is_file() and Path(r.checkpoint).is_file()
+    # the lesson's models are the registered ones, at the sizes stated in its docstring
+    assert (m["cnn_parameters"], m["vit_parameters"]) == (9098, 41674)
 
 
 def test_the_image_models_shapes():
     x = torch.rand(3, 1, 28, 28)
-    assert SmallCNN()(x).shape == (3, 10)
-    vit = SmallViT(patch=7, embed_dim=16, heads=2, layers=1)
+    assert create("small-cnn")(x).shape == (3, 10)
+    vit = create("small-vit", patch=7, embed_dim=16, heads=2, layers=1)
     assert vit(x).shape == (3, 10)
     # patches are the image's 7×7 tiles, row by row
     patches = x.unfold(2, 7, 7).unfold(3, 7, 7).reshape(3, -1, 49)
     assert torch.equal(patches[0, 1], x[0, 0, :7, 7:14].reshape(49))
     with pytest.raises(ValueError, match="patch"):
-        SmallViT(patch=5)
+        create("small-vit", patch=5)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        create("small-cnn", image=30)
+
+
+def test_image_model_docstring_examples():
+    result = doctest.testmod(small_vision, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 2
+    assert result.failed == 0

@@ -62,6 +62,23 @@ SMALL = {
                         lambda g: torch.randint(0, 30, (4, 7), generator=g), (4, 3)),
     "bilstm-tagger": ({"vocab_size": 30, "num_tags": 6, "embed_dim": 6, "hidden": 5},
                       lambda g: torch.randint(0, 30, (4, 7), generator=g), (4, 7, 6)),
+    "ctc-reader": ({"in_features": 8, "hidden": 5, "num_classes": 11},
+                   lambda g: torch.randn(3, 7, 8, generator=g), (3, 7, 11)),
+    "bag-of-tokens": ({"vocab_size": 30, "num_classes": 3},
+                      lambda g: (torch.randint(0, 30, (4, 7), generator=g),
+                                 torch.tensor([7, 3, 1, 5])), (4, 3)),
+    # (queries (Q,), keys (n,), values (n,)) -> predictions (Q,)
+    "nw-kernel-regression": ({"w0": 1.5},
+                             lambda g: (torch.rand(4, generator=g) * 5,
+                                        torch.rand(6, generator=g) * 5,
+                                        torch.randn(6, generator=g)), (4,)),
+    # (node features (N, F), keep mask (N, N): a ring plus self-loops) -> logits (N, classes)
+    "node-classifier": ({"feature_dim": 5, "hidden": 8, "heads": 2, "layers": 2, "classes": 3},
+                        lambda g: (torch.randn(6, 5, generator=g),
+                                   torch.eye(6, dtype=torch.bool) | torch.eye(6).roll(1, 1).bool()
+                                   | torch.eye(6).roll(-1, 1).bool()), (6, 3)),
+    "small-cnn": ({"channels": (3, 4), "classes": 5}, _images(2), (2, 5)),
+    "small-vit": ({"embed_dim": 8, "heads": 2, "layers": 1, "classes": 5}, _images(2), (2, 5)),
 }
 
 

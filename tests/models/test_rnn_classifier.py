@@ -13,8 +13,7 @@ import deepnotes.models.rnn_classifier as rc
 from deepnotes import models
 from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.functional import masked_cross_entropy
-from deepnotes.models.rnn_classifier import masked_lstm, pool_states, reverse_padded
-from deepnotes.nn import LSTM
+from deepnotes.models.rnn_classifier import pool_states
 
 f64 = torch.float64
 V, PAD = 30, 1
@@ -39,32 +38,6 @@ def _pad_more(tokens, lengths, extra: int = 5, seed: int = 9, pad_with_junk: boo
     for b, n in enumerate(lengths.tolist()):
         out[b, :n] = tokens[b, :n]
     return out
-
-
-def test_reverse_padded_reverses_the_valid_part_only():
-    x = torch.arange(12.0).view(2, 3, 2)  # (B, T, C)
-    y = reverse_padded(x, torch.tensor([3, 2]))
-    assert y[0].tolist() == [[4, 5], [2, 3], [0, 1]]
-    assert y[1].tolist() == [[8, 9], [6, 7], [10, 11]]  # the padding step stays at the end
-    assert torch.equal(reverse_padded(y, torch.tensor([3, 2])), x)  # an involution
-
-
-@pytest.mark.parametrize("fused", [True, False])
-@pytest.mark.parametrize("num_layers", [1, 2])
-@pytest.mark.parametrize("bidirectional", [True, False])
-def test_masked_lstm_equals_torch_on_packed_sequences(fused, num_layers, bidirectional):
-    torch.manual_seed(0)
-    ours = LSTM(3, 4, num_layers=num_layers, bidirectional=bidirectional, fused=fused).double()
-    ref = tnn.LSTM(3, 4, num_layers=num_layers, bidirectional=bidirectional,
-                   batch_first=True).double()
-    ref.load_state_dict(ours.state_dict())  # torch's parameter names
-    x = torch.randn(4, 6, 3, dtype=f64)
-    lengths = torch.tensor([6, 1, 4, 2])
-    out = masked_lstm(ours, x, lengths)
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    expected, _ = pad_packed_sequence(ref(packed)[0], batch_first=True)  # (B, T, D*H)
-    valid = torch.arange(6)[None] < lengths[:, None]
-    torch.testing.assert_close(out[valid], expected[valid], atol=1e-12, rtol=1e-10)
 
 
 def _torch_classifier(model, tokens, lengths):

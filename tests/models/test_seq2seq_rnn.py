@@ -10,7 +10,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from deepnotes import models
 from deepnotes.errors import ConfigError, ShapeError
-from deepnotes.models.seq2seq_rnn import reverse_padded
 from deepnotes.tasks.translation import Seq2SeqModel
 
 f64 = torch.float64
@@ -33,14 +32,6 @@ def _batch(seed=1, B=3, S=6, T=5):
     tgt_in = torch.randint(4, 13, (B, T), generator=g)
     tgt_in[:, 0] = 2  # <bos>
     return src, valid, tgt_in
-
-
-def test_reverse_padded_reverses_the_valid_part_only():
-    x = torch.arange(12).reshape(2, 6)
-    n = torch.tensor([4, 1])
-    assert reverse_padded(x, n).tolist() == [[3, 2, 1, 0, 4, 5], [6, 7, 8, 9, 10, 11]]
-    y = torch.randn(2, 6, 3)
-    assert torch.equal(reverse_padded(reverse_padded(y, n), n), y)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

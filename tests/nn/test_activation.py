@@ -61,3 +61,28 @@ def test_hard_sigmoid_layer():
     # with torch's parameterisation it is torch.nn.Hardsigmoid
     torch.testing.assert_close(nn.HardSigmoid(1.0, 0.5, 1 / 6)(x), tnn.Hardsigmoid()(x),
                                atol=1e-15, rtol=0)
+
+
+# ----------------------------------------------------------- the name -> layer table
+
+
+def test_activation_table_builds_every_layer_on_both_paths():
+    assert nn.ACTIVATIONS == {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+                              "gelu": nn.GELU}
+    x = _x()
+    for name, cls in nn.ACTIVATIONS.items():
+        assert nn.activation_class(name) is cls
+        for fused in (True, False):
+            layer = nn.make_activation(name, fused=fused)
+            assert type(layer) is cls and layer.fused is fused
+            torch.testing.assert_close(layer(x), cls(fused=fused)(x), atol=0, rtol=0)
+
+
+def test_unknown_activation_names_the_choices():
+    with pytest.raises(ConfigError, match=r"unknown activation 'swish'; choose one of "
+                                          r"relu, sigmoid, tanh, gelu"):
+        nn.make_activation("swish")
+    # a caller's subset: tanh is a known layer but not one of its choices
+    with pytest.raises(ConfigError, match=r"'tanh'; choose one of relu, gelu$"):
+        nn.activation_class("tanh", ("relu", "gelu"))
+    assert isinstance(nn.make_activation("gelu", choices=("relu", "gelu")), nn.GELU)

@@ -23,17 +23,30 @@ def _randn(*shape, seed=0):
 
 
 def _pair(fused, seed=0, **kw):
-    """A torch module with random parameters (biases too) and ours loaded from it."""
+    """A torch module with random parameters (biases too) and ours loaded from it: every key
+    matched (strict), every tensor copied, and the two give the same output in eval mode."""
     torch.manual_seed(seed)
     ref = tnn.MultiheadAttention(E, H, batch_first=kw.pop("batch_first", True), **kw).double()
     with torch.no_grad():
         for p in ref.parameters():
             p.copy_(0.5 * torch.randn_like(p))
-    kdim, vdim = kw.get("kdim"), kw.get("vdim")
     ours = nn.MultiHeadAttention(E, H, fused=fused, batch_first=ref.batch_first,
                                  **kw).double()
-    assert ours.load_state_dict(ref.state_dict()) is not None
-    assert (kdim, vdim) == (kw.get("kdim"), kw.get("vdim"))
+    result = ours.load_state_dict(ref.state_dict(), strict=True)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    theirs = ref.state_dict()
+    assert list(ours.state_dict()) == list(theirs)
+    assert all(t.equal(theirs[n]) for n, t in ours.state_dict().items())
+    # one forward pass without dropout (eval): the same numbers as torch
+    shape = (B, TQ) if ref.batch_first else (TQ, B)
+    q = _randn(*shape, E, seed=11)
+    k = _randn(*shape, kw.get("kdim") or E, seed=12)
+    v = _randn(*shape, kw.get("vdim") or E, seed=13)
+    ours.eval(), ref.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(q, k, v)[0], ref(q, k, v, need_weights=False)[0],
+                                   atol=1e-12, rtol=1e-10)
+    ours.train(), ref.train()
     return ours, ref
 
 

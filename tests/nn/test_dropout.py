@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from deepnotes import functional as F
 from deepnotes import nn
 from deepnotes.errors import ConfigError
 
@@ -71,6 +72,9 @@ def test_gaussian_noise_layer():
     torch.manual_seed(4)
     y = layer(x)
     assert abs(y.std().item() - 0.3) < 0.01 and abs(y.mean().item()) < 5 * 0.3 / math.sqrt(5e4)
+    # the layer is deepnotes.functional.gaussian_noise (the formula the augmentation uses too)
+    torch.manual_seed(4)
+    assert torch.equal(y, F.gaussian_noise(x, 0.3))
     assert torch.equal(layer.eval()(x), x)
     assert repr(layer) == "GaussianNoise(std=0.3)"
     with pytest.raises(ConfigError, match="std"):

@@ -1,4 +1,5 @@
-"""Loss layers: fused and formula paths agree (values, gradients, reductions, masks, errors)."""
+"""Loss layers: fused and formula paths agree (values, gradients, reductions, masks, errors),
+masked sequence cross-entropy included."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 import torch
 from torch import nn as tnn
 
+from deepnotes import functional as F
 from deepnotes import nn
 from deepnotes.errors import ConfigError, ShapeError
 from tests.functional._helpers import assert_parity
@@ -145,3 +147,43 @@ def test_cross_entropy_errors(fused):
     with pytest.raises(ConfigError):
         nn.CrossEntropyLoss(reduction="max", fused=fused)
     assert "ignore_index=-100" in repr(loss) and f"fused={fused}" in repr(loss)
+
+
+# ------------------------------------------------------------- masked cross-entropy (S2)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_masked_cross_entropy_fused_and_formula_agree(reduction, label_smoothing):
+    g = _gen(5)
+    logits = torch.randn(3, 6, 7, generator=g, dtype=f64)
+    target = torch.randint(0, 7, (3, 6), generator=g)
+    valid = torch.tensor([6, 2, 0])
+    fused = nn.MaskedCrossEntropyLoss(label_smoothing, reduction)
+    formula = nn.MaskedCrossEntropyLoss(label_smoothing, reduction, fused=False)
+    assert fused.fused and not formula.fused
+    assert_parity(lambda z: formula(z, target, valid), lambda z: fused(z, target, valid), logits,
+                  atol=1e-12, rtol=1e-10)
+    # each path is its functional: our formula, torch's kernel
+    assert torch.equal(formula(logits, target, valid),
+                       F.masked_cross_entropy(logits, target, valid, label_smoothing, reduction))
+    assert torch.equal(fused(logits, target, valid),
+                       F.fused_masked_cross_entropy(logits, target, valid, label_smoothing,
+                                                    reduction))
+    # the mean is over the 8 valid tokens only: torch's cross-entropy with the padding ignored
+    if reduction == "mean":
+        ignored = target.masked_fill(torch.arange(6)[None] >= valid[:, None], -100)
+        ref = tnn.CrossEntropyLoss(label_smoothing=label_smoothing)(logits.transpose(1, 2),
+                                                                    ignored)
+        torch.testing.assert_close(fused(logits, target, valid), ref, atol=1e-12, rtol=0)
+
+
+def test_masked_cross_entropy_errors():
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        nn.MaskedCrossEntropyLoss(label_smoothing=1.5)
+    with pytest.raises(ConfigError, match="reduction"):
+        nn.MaskedCrossEntropyLoss(reduction="avg")
+    loss = nn.MaskedCrossEntropyLoss()
+    with pytest.raises(ShapeError, match="valid_len"):
+        loss(torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long), torch.ones(3))
+    assert repr(loss) == "MaskedCrossEntropyLoss(label_smoothing=0.0, reduction='mean', fused=True)"

@@ -1,6 +1,7 @@
 """RNN, GRU, LSTM and JordanRNN layers: both paths agree with torch.nn.RNN/GRU/LSTM in float64
 (outputs, final states, input/state/parameter gradients), state dicts load both ways, peepholes,
-dropout between layers, BPTT with gradient clipping."""
+dropout between layers, BPTT with gradient clipping, and end-padded batches (``lengths``) against
+torch on a PackedSequence and against each row run alone."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import doctest
 import pytest
 import torch
 from torch import nn as tnn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import deepnotes.nn.recurrent as recurrent_module
 from deepnotes import functional as F
@@ -41,12 +43,22 @@ def _pair(kind, fused, seed=0, **kw):
     return ours, ref
 
 
-def _run(module, x, state, seed=7):
+def _run(module, x, state, seed=7, lengths=None):
     """Output, final state and the gradients of x, the initial state and every parameter under
-    random upstream gradients on the output and on every final state."""
+    random upstream gradients on the output and on every final state. With ``lengths``, a torch
+    module runs on the PackedSequence and its output is padded back with zeros."""
     x = x.detach().clone().requires_grad_()
     state = tuple(s.detach().clone().requires_grad_() for s in state)
-    out, final = module(x, state if len(state) == 2 else state[0])
+    hx = state if len(state) == 2 else state[0]
+    if lengths is None:
+        out, final = module(x, hx)
+    elif isinstance(module, tnn.RNNBase):
+        bf = module.batch_first
+        packed = pack_padded_sequence(x, lengths, batch_first=bf, enforce_sorted=False)
+        out, final = module(packed, hx)
+        out, _ = pad_packed_sequence(out, batch_first=bf, total_length=x.shape[1 if bf else 0])
+    else:
+        out, final = module(x, hx, lengths=lengths)
     final = final if isinstance(final, tuple) else (final,)
     gen = torch.Generator().manual_seed(seed)
     loss = sum((t * torch.randn(t.shape, dtype=f64, generator=gen)).sum() for t in (out, *final))
@@ -207,6 +219,137 @@ def test_dropout_between_layers(kind):
     ours_cls, _, extra = KINDS[kind]
     one = ours_cls(C, H, **extra, dropout=0.5, fused=False).double()
     torch.testing.assert_close(one.train()(x)[0], one.eval()(x)[0], atol=0, rtol=0)
+
+
+# ------------------------------------------------------------- end-padded batches (lengths)
+
+LENGTHS = torch.tensor([5, 1, 3])  # B = 3 rows of T = 5 steps: full, one step, three steps
+
+
+def _padded(batch_first=True, seed=1):
+    return _randn(*((3, T, C) if batch_first else (T, 3, C)), seed=seed)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "scratch"])
+@pytest.mark.parametrize("batch_first", [True, False], ids=["bf", "tf"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_lengths_match_torch_on_packed_sequences(kind, num_layers, bidirectional, batch_first,
+                                                 fused):
+    """Outputs (zeros at padding), final states (after each row's last valid step) and every
+    gradient equal torch's module on the PackedSequence."""
+    ours, ref = _pair(kind, fused, num_layers=num_layers, bidirectional=bidirectional,
+                      batch_first=batch_first)
+    L = num_layers * (2 if bidirectional else 1)
+    x = _padded(batch_first)
+    state = (_randn(L, 3, H, seed=2),) + ((_randn(L, 3, H, seed=3),) if kind == "lstm" else ())
+    out, final, grads = _run(ours, x, state, lengths=LENGTHS)
+    ref_out, ref_final, ref_grads = _run(ref, x, state, lengths=LENGTHS)
+    tol = {"atol": 1e-13, "rtol": 1e-11}
+    torch.testing.assert_close(out, ref_out, **tol)
+    pad = torch.arange(T)[None] >= LENGTHS[:, None]  # (B, T)
+    assert (out if batch_first else out.transpose(0, 1))[pad].eq(0).all()
+    for a, b in zip(final, ref_final, strict=True):
+        torch.testing.assert_close(a, b, **tol)
+    names = ["x"] + [f"state{i}" for i in range(len(state))] + [n for n, _ in
+                                                               ours.named_parameters()]
+    for name, a, b in zip(names, grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, b, **tol, msg=lambda m, name=name: f"grad {name}: {m}")
+
+
+def test_lengths_fused_and_formula_paths_agree():
+    """One set of LSTM parameters, both paths, float64: outputs, states and gradients."""
+    fused, _ = _pair("lstm", True, num_layers=2, bidirectional=True)
+    formula = nn.LSTM(C, H, num_layers=2, bidirectional=True, fused=False).double()
+    formula.load_state_dict(fused.state_dict())
+    x = _padded()
+    state = (_randn(4, 3, H, seed=2), _randn(4, 3, H, seed=3))
+    a, b = (_run(m, x, state, lengths=LENGTHS) for m in (fused, formula))
+    torch.testing.assert_close(a[0], b[0], atol=1e-13, rtol=1e-11)
+    for u, v in zip(a[1] + list(a[2]), b[1] + list(b[2]), strict=True):
+        torch.testing.assert_close(u, v, atol=1e-13, rtol=1e-11)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "scratch"])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_lengths_equal_each_row_run_alone_unpadded(kind, fused):
+    ours, _ = _pair(kind, fused, num_layers=2, bidirectional=True)
+    x = _padded()
+    lengths = torch.tensor([5, 1, 3])
+    out, final = ours(x, lengths=lengths)
+    final = final if isinstance(final, tuple) else (final,)
+    for b, n in enumerate(lengths.tolist()):
+        alone, alone_final = ours(x[b:b + 1, :n])
+        alone_final = alone_final if isinstance(alone_final, tuple) else (alone_final,)
+        torch.testing.assert_close(out[b, :n], alone[0], atol=1e-13, rtol=1e-11)
+        assert out[b, n:].eq(0).all()
+        for s, sa in zip(final, alone_final, strict=True):
+            torch.testing.assert_close(s[:, b], sa[:, 0], atol=1e-13, rtol=1e-11)
+    # whatever the padding holds (and however long it is), the same numbers
+    junk = torch.cat([x, _randn(3, 4, C, seed=8)], dim=1)  # (B, T + 4, C)
+    for b, n in enumerate(lengths.tolist()):
+        junk[b, n:T] = 1e3
+    out2, final2 = ours(junk, lengths=lengths)
+    final2 = final2 if isinstance(final2, tuple) else (final2,)
+    torch.testing.assert_close(out2[:, :T], out, atol=1e-13, rtol=1e-11)
+    assert out2[:, T:].eq(0).all()
+    for s, s2 in zip(final, final2, strict=True):
+        torch.testing.assert_close(s2, s, atol=1e-13, rtol=1e-11)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "scratch"])
+def test_lengths_zero_rows_keep_their_initial_state(fused):
+    ours, _ = _pair("lstm", fused, bidirectional=True)
+    x = _padded()
+    h0, c0 = _randn(2, 3, H, seed=2), _randn(2, 3, H, seed=3)
+    out, (h, c) = ours(x, (h0, c0), lengths=torch.tensor([0, 2, 0]))
+    assert out[0].eq(0).all() and out[2].eq(0).all() and out[1, 2:].eq(0).all()
+    assert torch.equal(h[:, 0], h0[:, 0]) and torch.equal(c[:, 2], c0[:, 2])
+    assert not torch.equal(h[:, 1], h0[:, 1])
+    out, (h, c) = ours(x, (h0, c0), lengths=torch.zeros(3, dtype=torch.long))
+    assert out.shape == (3, T, 2 * H) and out.eq(0).all()
+    assert torch.equal(h, h0) and torch.equal(c, c0)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "scratch"])
+def test_lengths_with_dropout_between_layers(fused):
+    """p = 1 drops the whole first-layer output: deterministic, so ours equals torch's packed
+    run; below 1 the training output differs from eval, and the padding still outputs zeros."""
+    ours, ref = _pair("lstm", fused, num_layers=2, bidirectional=True, dropout=1.0)
+    ours.train(), ref.train()
+    x = _padded()
+    zeros = torch.zeros(4, 3, H, dtype=f64)
+    a = _run(ours, x, (zeros, zeros), lengths=LENGTHS)
+    b = _run(ref, x, (zeros, zeros), lengths=LENGTHS)
+    torch.testing.assert_close(a[0], b[0], atol=1e-13, rtol=1e-11)
+    ours.dropout = 0.5
+    train_out, _ = ours(x, lengths=LENGTHS)
+    eval_out, _ = ours.eval()(x, lengths=LENGTHS)
+    assert (train_out - eval_out).abs().max() > 1e-6
+    assert train_out[torch.arange(T)[None] >= LENGTHS[:, None]].eq(0).all()
+
+
+def test_lengths_peephole_lstm_rows_alone():
+    m = nn.LSTM(C, H, num_layers=2, bidirectional=True, peephole=True, fused=False).double()
+    x = _padded()
+    out, (h, c) = m(x, lengths=LENGTHS)
+    for b, n in enumerate(LENGTHS.tolist()):
+        alone, (ha, ca) = m(x[b:b + 1, :n])
+        torch.testing.assert_close(out[b, :n], alone[0], atol=1e-13, rtol=1e-11)
+        torch.testing.assert_close(c[:, b], ca[:, 0], atol=1e-13, rtol=1e-11)
+
+
+def test_lengths_errors():
+    m = nn.LSTM(C, H)
+    with pytest.raises(ShapeError, match="batched input"):
+        m(torch.zeros(T, C), lengths=torch.tensor([T]))
+    with pytest.raises(ShapeError, match=r"\(B,\) = \(2,\)"):
+        m(torch.zeros(2, T, C), lengths=torch.tensor([T]))
+    with pytest.raises(ShapeError, match=r"\[0, T=5\]"):
+        m(torch.zeros(2, T, C), lengths=torch.tensor([T + 1, 1]))
+    with pytest.raises(ShapeError, match="integer"):
+        m(torch.zeros(2, T, C), lengths=torch.tensor([2.0, 1.0]))
 
 
 def test_bptt_gradient_explodes_with_length_and_clipping_bounds_it():

@@ -152,12 +152,26 @@ def test_config_error_is_a_value_error_like_torchs():
         dn.Adam(_params(), lr=-1)
 
 
-def test_valid_edge_values_are_accepted():
-    dn.SGD(_params(), lr=0)
-    dn.RMSprop(_params(), alpha=0.0)
-    dn.RMSprop(_params(), alpha=1.0)
-    dn.Adam(_params(), betas=[0.0, 0.0])
-    dn.SGD(_params(), lr=1, momentum=1, nesterov=True)
+@pytest.mark.parametrize("cls, ref_cls, kwargs", [
+    (dn.SGD, torch.optim.SGD, dict(lr=0)),
+    (dn.RMSprop, torch.optim.RMSprop, dict(lr=0.01, alpha=0.0)),
+    (dn.RMSprop, torch.optim.RMSprop, dict(lr=0.01, alpha=1.0)),
+    (dn.Adam, torch.optim.Adam, dict(lr=0.01, betas=(0.0, 0.0))),
+    (dn.SGD, torch.optim.SGD, dict(lr=0.1, momentum=1, nesterov=True)),
+], ids=["sgd-lr0", "rmsprop-alpha0", "rmsprop-alpha1", "adam-betas0", "sgd-momentum1"])
+def test_valid_edge_values_are_accepted(cls, ref_cls, kwargs):
+    # the edge of each range is accepted, stored as given, and steps like torch's optimizer
+    ours, ref = twin_nets()
+    opt, ref_opt = cls(ours.parameters(), **kwargs), ref_cls(ref.parameters(), **kwargs)
+    for key, value in kwargs.items():
+        stored = opt.param_groups[0][key]
+        assert (tuple(stored) if key == "betas" else stored) == value
+    before = [p.detach().clone() for p in ours.parameters()]
+    train(ours, opt, steps=3)
+    train(ref, ref_opt, steps=3)
+    assert_same_params(ours, ref)
+    moved = any(not torch.equal(a, b) for a, b in zip(before, ours.parameters()))
+    assert moved == (kwargs["lr"] != 0)  # lr = 0 leaves the parameters where they were
 
 
 def test_sparse_gradient_is_refused():

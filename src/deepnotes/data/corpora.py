@@ -42,6 +42,7 @@ from deepnotes.errors import ConfigError, DataMissingError, UnknownNameError
 __all__ = [
     "AUSTEN_BOOKS",
     "CORPORA",
+    "INSTALL",
     "cache_dir",
     "clean_osis",
     "corpus_status",
@@ -51,6 +52,7 @@ __all__ = [
     "load_corpus",
     "load_documents",
     "load_fortunes",
+    "locate",
     "parse_austen_tsv",
     "parse_fortunes",
     "parse_imp",
@@ -64,7 +66,7 @@ AUSTEN_BOOKS = ("Sense & Sensibility", "Pride & Prejudice", "Mansfield Park", "E
 BIBLE_MODULES = {"bible-web": "engWEB2015eb", "bible-kjv": "engKJV2006eb",
                  "bible-spa": "spaRV1909eb"}
 _APT = "sudo apt-get install -y --no-install-recommends"
-INSTALL = {
+INSTALL = {  # the Debian packages of each corpus ("sample" ships with deepnotes, "file" is yours)
     "austen": f"{_APT} r-cran-janeaustenr",
     "bible-web": f"{_APT} sword-text-web libsword-utils",
     "bible-kjv": f"{_APT} sword-text-kjv libsword-utils",
@@ -72,12 +74,11 @@ INSTALL = {
     "fortunes": f"{_APT} fortunes fortunes-min",
     "tang-poems": f"{_APT} fortunes-zh",
     "fortunes-zh": f"{_APT} fortunes-zh",
-    "file": "nothing to install: pass path= to your own UTF-8 text file",
-    "sample": "nothing to install: ships with deepnotes",
 }
 CORPORA = {
     "austen": "Jane Austen's 6 novels, 73k lines, ~4.0M chars (janeaustenr); book= filter",
-    "bible-web": "World English Bible with deuterocanon, ~37k verses, notes and tags stripped (SWORD engWEB2015eb)",
+    "bible-web": ("World English Bible with deuterocanon, ~37k verses, notes and tags stripped "
+                  "(SWORD engWEB2015eb)"),
     "bible-kjv": "King James Bible, ~31k verses, notes and tags stripped (SWORD engKJV2006eb)",
     "bible-spa": "Reina-Valera 1909 (Spanish), ~31k verses (SWORD spaRV1909eb)",
     "fortunes": "English fortunes, ~15k entries in 43 categories (file names) for classification",
@@ -379,8 +380,18 @@ def d2l_style_chars(text: str) -> str:
     return re.sub(r"[^a-z]+", " ", text.lower())
 
 
-# ---- status rows for `deepnotes data status` ---------------------------------------------
-def _locate(name: str) -> str | None:
+# ---- where each corpus is (for the dataset registry: `deepnotes data status`) --------------
+def locate(name: str) -> str | None:
+    """Where corpus ``name`` is on this machine (its cache file, or the tool that exports it),
+    or None when its Debian package is missing.
+
+    Raises:
+        UnknownNameError: ``name`` is not one of ``CORPORA``.
+
+    Example:
+        >>> locate("sample")
+        'package deepnotes (deepnotes/text/sample_en.txt)'
+    """
     cache = cache_dir()
     if name == "austen":
         if (cache / "austen.tsv").is_file():
@@ -406,14 +417,13 @@ def _locate(name: str) -> str | None:
         return str(path) if path.is_file() else None
     if name == "sample":
         return "package deepnotes (deepnotes/text/sample_en.txt)"
-    return "your file (path=...)"
+    if name == "file":
+        return "your file (path=...)"
+    raise UnknownNameError(f"Unknown corpus {name!r}; known: {', '.join(CORPORA)}.")
 
 
 def corpus_status() -> list[dict[str, Any]]:
-    """One ``deepnotes data status`` row per text corpus (same keys as ``data.status()``)."""
-    rows = []
-    for name, summary in CORPORA.items():
-        location = _locate(name)
-        rows.append({"name": name, "summary": summary, "available": location is not None,
-                     "location": location, "how_to_get": f"`{INSTALL[name]}`"})
-    return rows
+    """The ``deepnotes data status`` rows of the text corpora (``data.status(list(CORPORA))``)."""
+    from deepnotes.data import status
+
+    return status(list(CORPORA))

@@ -122,7 +122,9 @@ def _file_in(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def find_files(split: str = "train", root: str | os.PathLike | None = None) -> tuple[Path, Path] | None:
+def find_files(
+    split: str = "train", root: str | os.PathLike | None = None
+) -> tuple[Path, Path] | None:
     """``(images, labels)`` paths of ``split`` in the first folder holding both, else None."""
     _check_split(split)
     for folder in candidate_dirs(root):
@@ -206,7 +208,8 @@ def load_fashion_mnist(
     # x = pixel / 255, as a fresh float32 tensor (the cached uint8 array stays untouched)
     x = torch.from_numpy(images[:n].astype(np.float32)).div_(255.0)
     rows, cols = images.shape[1], images.shape[2]
-    x = x.reshape(n, rows * cols) if flatten else x.reshape(n, 1, rows, cols)  # (N, 784) | (N, 1, 28, 28)
+    # (N, 784) | (N, 1, 28, 28)
+    x = x.reshape(n, rows * cols) if flatten else x.reshape(n, 1, rows, cols)
     y = torch.from_numpy(labels[:n].astype(np.int64))
     return ArrayDataset(x, y, name=NAME, classes=CLASSES, task="classification", split=split)
 

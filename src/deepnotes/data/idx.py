@@ -51,10 +51,13 @@ def encode_idx(array: np.ndarray) -> bytes:
         >>> encode_idx(np.zeros((2, 2), dtype=np.uint8))[:4]
         b'\\x00\\x00\\x08\\x02'
     """
-    code = {dt.str[1:]: c for c, dt in IDX_DTYPES.items()}.get(array.dtype.newbyteorder(">").str[1:])
+    codes = {dt.str[1:]: c for c, dt in IDX_DTYPES.items()}  # "u1" -> 0x08, ...
+    code = codes.get(array.dtype.newbyteorder(">").str[1:])
     if code is None:
-        raise ValueError(f"IDX cannot store dtype {array.dtype}; use uint8/int8/int16/int32/float32/float64")
-    header = bytes([0, 0, code, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+        raise ValueError(f"IDX cannot store dtype {array.dtype}; "
+                         "use uint8/int8/int16/int32/float32/float64")
+    sizes = b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+    header = bytes([0, 0, code, array.ndim]) + sizes
     return header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
 
 
@@ -130,8 +133,3 @@ def _read_idx_cached(
     array = array.astype(dtype.newbyteorder("="), copy=False)
     array.flags.writeable = False
     return array
-
-
-def clear_cache() -> None:
-    """Forget every decoded IDX array (frees memory; the next read decodes again)."""
-    _read_idx_cached.cache_clear()

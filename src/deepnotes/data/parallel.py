@@ -227,10 +227,10 @@ def locate() -> str | None:
 
 
 def status_row() -> dict[str, object]:
-    """The ``deepnotes data status`` row of ``bible-en-es`` (the keys of ``data.status()``)."""
-    location = locate()
-    return {"name": BIBLE_NAME, "summary": SUMMARY, "available": location is not None,
-            "location": location, "how_to_get": HOW_TO_GET}
+    """The ``deepnotes data status`` row of ``bible-en-es`` (``data.status([BIBLE_NAME])[0]``)."""
+    from deepnotes.data import status
+
+    return status([BIBLE_NAME])[0]
 
 
 def load_bible_pairs(refresh: bool = False) -> list[tuple[str, str, str]]:

@@ -82,7 +82,8 @@ def load_digits(
     if not flatten:
         x = x.reshape(-1, 1, 8, 8)  # (N, 1, 8, 8)
     classes = [str(d) for d in range(10)]
-    return ArrayDataset(x, y[idx], name="digits", classes=classes, task="classification", split=split)
+    return ArrayDataset(x, y[idx], name="digits", classes=classes, task="classification",
+                        split=split)
 
 
 def load_diabetes(

@@ -1,4 +1,4 @@
-"""Real time series that ship with statsmodels, and the "previous τ values as features" view of them.
+"""Real time series that ship with statsmodels, and their "previous τ values as features" view.
 
 Two series, read from the statsmodels package (no download):
 
@@ -53,7 +53,7 @@ TEST_FRACTION = 0.2
 
 
 def _statsmodels_frame(name: str) -> Any:
-    """The pandas frame statsmodels ships for ``name`` (imported lazily: statsmodels is optional)."""
+    """The pandas frame statsmodels ships for ``name`` (imported lazily: it is optional)."""
     try:
         if name == "sunspots":
             from statsmodels.datasets import sunspots as module
@@ -107,8 +107,9 @@ def load_series(name: str, dtype: torch.dtype = torch.float32) -> tuple[Tensor, 
         time = _decimal_years(frame.index)
         values = filled.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():  # the shipped data has none left after filling
-        raise DataMissingError(f"the {name} series from statsmodels has missing values we could not fill; "
-                               f"reinstall it with `pip install --force-reinstall statsmodels`")
+        raise DataMissingError(f"the {name} series from statsmodels has missing values we could "
+                               f"not fill; reinstall it with "
+                               f"`pip install --force-reinstall statsmodels`")
     return torch.from_numpy(time.copy()), torch.from_numpy(values.copy()).to(dtype)
 
 

@@ -30,7 +30,8 @@ NOUNS = {"cat": ("gato", "m"), "dog": ("perro", "m"), "boy": ("niño", "m"),
          "woman": ("mujer", "f"), "city": ("ciudad", "f"), "car": ("coche|carro", "m")}
 ADJECTIVES = {"small": ("pequeño", "pequeña"), "red": ("rojo", "roja"), "new": ("nuevo", "nueva"),
               "old": ("viejo", "vieja"), "white": ("blanco", "blanca"),
-              "black": ("negro", "negra"), "pretty": ("bonito", "bonita"), "big": ("grande", "grande")}
+              "black": ("negro", "negra"), "pretty": ("bonito", "bonita"),
+              "big": ("grande", "grande")}
 VERBS = {"sees": "ve|mira", "likes": "quiere", "finds": "encuentra|halla", "follows": "sigue"}
 INTRANSITIVE = {"sleeps": "duerme|está durmiendo|está dormido|está descansando",
                 "runs": "corre|va corriendo|va deprisa|va rápido",

@@ -1,4 +1,4 @@
-"""deepnotes.decoding: turning model scores into sequences (greedy, beam, exhaustive, sampling, CTC)."""
+"""deepnotes.decoding: model scores to sequences (greedy, beam, exhaustive, sampling, CTC)."""
 
 from deepnotes.decoding.ctc import ctc_best_path, ctc_prefix_beam_search
 from deepnotes.decoding.sampling import sample, sampling_distribution

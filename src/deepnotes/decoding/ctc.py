@@ -7,7 +7,7 @@ labelling we want is :math:`\arg\max_{\mathbf l} p(\mathbf l \mid x)` with
 :math:`p(\mathbf l \mid x) = \sum_{\pi: \mathcal B(\pi) = \mathbf l} \prod_t y^t_{\pi_t}`
 (:mod:`deepnotes.functional.ctc`). *Best path* takes the single most probable path and collapses
 it; it can miss the most probable labelling when that labelling's probability is spread over many
-paths. *Prefix beam search* keeps the ``k`` most probable label prefixes, each with the
+paths. *Prefix beam search* keeps the ``beam_size`` (k) most probable label prefixes, each with the
 probability of its paths ending in a blank and ending in a label, so that paths collapsing to the
 same prefix are summed; with a beam wide enough to keep every prefix it is exact.
 
@@ -91,7 +91,7 @@ def _log_add(a: float, b: float) -> float:
     return max(a, b) + math.log1p(math.exp(-abs(a - b)))
 
 
-def _prefix_beam(lp: list[list[float]], beam_width: int, blank: int, top_k: int
+def _prefix_beam(lp: list[list[float]], beam_size: int, blank: int, top_k: int
                  ) -> list[tuple[Labelling, float]]:
     # each prefix -> [log p_b, log p_nb]: paths so far that collapse to it and end in a blank /
     # in its last label (the split decides whether a repeated label merges or starts anew)
@@ -117,16 +117,16 @@ def _prefix_beam(lp: list[list[float]], beam_width: int, blank: int, top_k: int
                 else:
                     # p_nb'(l+c) += p(l) · y_c
                     ext[1] = _log_add(ext[1], total + y)
-        # keep the beam_width most probable prefixes (ties: the smaller labelling first)
+        # keep the beam_size most probable prefixes (ties: the smaller labelling first)
         # (prefixes no path reaches, with probability 0, are dropped)
         ranked = sorted(((p, v) for p, v in nxt.items() if _log_add(*v) > -math.inf),
                         key=lambda kv: (-_log_add(*kv[1]), kv[0]))
-        beam = dict(ranked[:beam_width])
+        beam = dict(ranked[:beam_size])
     ranked = sorted(((p, _log_add(*v)) for p, v in beam.items()), key=lambda pv: (-pv[1], pv[0]))
     return ranked[:top_k]
 
 
-def ctc_prefix_beam_search(log_probs: Tensor, beam_width: int = 8,
+def ctc_prefix_beam_search(log_probs: Tensor, beam_size: int = 8,
                            input_lengths: Tensor | Sequence[int] | None = None, blank: int = 0,
                            top_k: int | None = None
                            ) -> list[list[tuple[Labelling, float]]] | list[tuple[Labelling, float]]:
@@ -142,16 +142,16 @@ def ctc_prefix_beam_search(log_probs: Tensor, beam_width: int = 8,
         p_{nb}'(\mathbf l c) &\mathrel{+}= \begin{cases} p_b(\mathbf l)\, y^t_c &
             c = l_{last} \\ (p_b + p_{nb})(\mathbf l)\, y^t_c & \text{otherwise,}\end{cases}
 
-    then only the ``beam_width`` prefixes with the largest :math:`p_b + p_{nb}` are kept. At the
+    then only the ``beam_size`` prefixes with the largest :math:`p_b + p_{nb}` are kept. At the
     end :math:`p(\mathbf l \mid x) = p_b + p_{nb}`; the scores are exact labelling
     probabilities for every prefix that was never pruned. Cost :math:`O(T \cdot k \cdot C)`.
 
     Args:
         log_probs: per-frame log-probabilities (blank included).
-        beam_width: prefixes kept per frame, ``k >= 1``. Default ``8``.
+        beam_size: prefixes kept per frame, ``k >= 1``. Default ``8``.
         input_lengths: frames to use per sequence (default: all ``T``).
         blank: index of the blank. Default ``0``.
-        top_k: labellings returned per sequence (default: ``beam_width``).
+        top_k: labellings returned per sequence (default: ``beam_size``).
 
     Returns:
         per sequence, a list of at most ``top_k`` ``(labelling, log p)`` best first (labellings
@@ -162,18 +162,18 @@ def ctc_prefix_beam_search(log_probs: Tensor, beam_width: int = 8,
 
     Example:
         >>> lp = torch.tensor([[0.6, 0.4], [0.6, 0.4]]).log()  # best path ∅∅ -> ()
-        >>> [(l, round(math.exp(p), 2)) for l, p in ctc_prefix_beam_search(lp, beam_width=4)]
+        >>> [(l, round(math.exp(p), 2)) for l, p in ctc_prefix_beam_search(lp, beam_size=4)]
         [((1,), 0.64), ((), 0.36)]
 
     Notes: R10.
     """
-    if not isinstance(beam_width, int) or beam_width < 1:
-        raise ConfigError(f"beam_width must be a positive integer, got {beam_width!r}")
-    top_k = beam_width if top_k is None else top_k
-    if not isinstance(top_k, int) or not 1 <= top_k <= beam_width:
-        raise ConfigError(f"top_k must be an integer in [1, beam_width = {beam_width}], "
+    if not isinstance(beam_size, int) or beam_size < 1:
+        raise ConfigError(f"beam_size must be a positive integer, got {beam_size!r}")
+    top_k = beam_size if top_k is None else top_k
+    if not isinstance(top_k, int) or not 1 <= top_k <= beam_size:
+        raise ConfigError(f"top_k must be an integer in [1, beam_size = {beam_size}], "
                           f"got {top_k!r}")
     lp, lengths, unbatched = _batched(log_probs, input_lengths, blank)
     rows = lp.double().transpose(0, 1).tolist()  # (B, T, C) as Python floats
-    out = [_prefix_beam(r[:n], beam_width, blank, top_k) for r, n in zip(rows, lengths)]
+    out = [_prefix_beam(r[:n], beam_size, blank, top_k) for r, n in zip(rows, lengths)]
     return out[0] if unbatched else out

@@ -338,7 +338,7 @@ def beam_search(
     batch_size: int | None = None,
     device: torch.device | str | None = None,
 ) -> SearchResult:
-    r"""Beam search: keep the k most probable prefixes at every step.
+    r"""Beam search: keep the ``beam_size`` (k) most probable prefixes at every step.
 
     At step 1 the k most probable first tokens start k beams. At each later step the
     :math:`k|\mathcal{Y}|` one-token extensions of the live beams are ranked by
@@ -360,7 +360,7 @@ def beam_search(
 
     Args:
         step, bos, eos, max_len, state, batch_size, device: as in :func:`greedy_search`.
-        beam_size: k, beams per source.
+        beam_size: k, the beams kept per source (``>= 1``).
         alpha: length-penalty exponent α. Default ``0.75`` (the notes' value).
 
     Returns:
@@ -378,7 +378,7 @@ def beam_search(
     if beam_size < 1:
         raise ConfigError(f"beam_size must be >= 1, got {beam_size}")
     B, device = _batch_and_device(state, batch_size, device)
-    k = beam_size
+    k = beam_size  # the notes' symbol
     N = B * k
     # rows b·k .. b·k + k - 1 are source b's beams
     state = map_state(lambda t: t.repeat_interleave(k, dim=0), state)

@@ -4,11 +4,20 @@ Each function is written from its formula (given in its docstring) and tested ag
 PyTorch op it mirrors; ``deepnotes.nn`` wraps them in modules with a ``fused`` fast path.
 """
 
-from deepnotes.functional.activations import gelu, hard_sigmoid, relu, sigmoid, tanh
+from deepnotes.functional.activations import (
+    ACTIVATION_FUNCTIONS,
+    activation_function,
+    gelu,
+    hard_sigmoid,
+    relu,
+    sigmoid,
+    tanh,
+)
 from deepnotes.functional.attention import (
     additive_attention,
     additive_scores,
     causal_mask,
+    fused_scaled_dot_product_attention,
     graph_mask,
     lengths_mask,
     masked_softmax,
@@ -26,7 +35,6 @@ from deepnotes.functional.conv import (
 from deepnotes.functional.ctc import ctc_loss
 from deepnotes.functional.dropout import dropout, gaussian_noise
 from deepnotes.functional.losses import (
-    InvalidTargetError,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
@@ -45,7 +53,12 @@ from deepnotes.functional.rnn import (
     rnn_cell,
     rnn_sequence,
 )
-from deepnotes.functional.sequence import masked_cross_entropy, sequence_mask
+from deepnotes.functional.sequence import (
+    fused_masked_cross_entropy,
+    masked_cross_entropy,
+    reverse_padded,
+    sequence_mask,
+)
 from deepnotes.functional.softmax import log_softmax, logsumexp, softmax
 
 __all__ = [
@@ -55,12 +68,13 @@ __all__ = [
     "relu",
     "hard_sigmoid",
     "gelu",
+    "ACTIVATION_FUNCTIONS",
+    "activation_function",
     # softmax (B7)
     "softmax",
     "log_softmax",
     "logsumexp",
     # losses (B3)
-    "InvalidTargetError",
     "reduce_loss",
     "l1_loss",
     "mae_loss",
@@ -94,6 +108,7 @@ __all__ = [
     "additive_scores",
     "additive_attention",
     "scaled_dot_product_attention",
+    "fused_scaled_dot_product_attention",
     # recurrent cells and sequences (R4, R5, R6, R7)
     "rnn_cell",
     "gru_cell",
@@ -102,7 +117,9 @@ __all__ = [
     "rnn_sequence",
     "gru_sequence",
     "lstm_sequence",
-    # padded sequences (S1, S2)
+    # padded sequences (S1, S2, R4)
     "sequence_mask",
     "masked_cross_entropy",
+    "fused_masked_cross_entropy",
+    "reverse_padded",
 ]

@@ -1,18 +1,26 @@
 """Activation functions written from their formulas: sigmoid, tanh, ReLU, hard sigmoid, GELU.
 
+Formulas that take an activation *by name* (an RNN's nonlinearity, a Jordan network's output)
+look it up in :data:`ACTIVATION_FUNCTIONS` through :func:`activation_function`, the one
+name -> function table of :mod:`deepnotes.functional` (the layers' table, name -> module, is
+:data:`deepnotes.nn.activation.ACTIVATIONS`).
+
 Notes: B5 (hard sigmoid from two ReLUs), B6 (activations).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as TF
 from torch import Tensor
 
 from deepnotes.errors import ConfigError
 
-__all__ = ["sigmoid", "tanh", "relu", "hard_sigmoid", "gelu"]
+__all__ = ["sigmoid", "tanh", "relu", "hard_sigmoid", "gelu", "ACTIVATION_FUNCTIONS",
+           "activation_function"]
 
 
 def _abs(x: Tensor) -> Tensor:
@@ -135,7 +143,7 @@ def hard_sigmoid(
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    r"""Gaussian error linear unit, exact (erf) or tanh approximation, as ``torch.nn.functional.gelu``.
+    r"""Gaussian error linear unit, exact (erf) or tanh approximation, as torch's ``gelu``.
 
     .. math::
         \mathrm{GELU}(x) = x\,\Phi(x) = \tfrac12 x\left(1 + \operatorname{erf}(x/\sqrt2)\right)
@@ -164,3 +172,48 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
         return 0.5 * x * (1.0 + tanh(inner))
     raise ConfigError(f"gelu approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+def _softmax_last(x: Tensor) -> Tensor:
+    return torch.softmax(x, dim=-1)
+
+
+# name -> element-wise map, for formulas that take their activation by name. These are torch's
+# ops (the primitives the recurrent cells are built from, like the gates' σ and tanh), so a
+# formula keeps torch's numbers; the from-formula versions above are tested against them.
+ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "identity": _identity,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "gelu": TF.gelu,
+    "softmax": _softmax_last,  # over the last dim (a distribution per row)
+}
+
+
+def activation_function(name: str, choices: Sequence[str] | None = None,
+                        what: str = "activation") -> Callable[[Tensor], Tensor]:
+    """The function called ``name`` in :data:`ACTIVATION_FUNCTIONS`.
+
+    Args:
+        name: a key of :data:`ACTIVATION_FUNCTIONS`.
+        choices: the names the caller accepts (default: all).
+        what: the argument's name, for the error message.
+
+    Raises:
+        ConfigError: naming the argument, the valid choices and the bad value.
+
+    Example:
+        >>> activation_function("tanh", ("tanh", "relu"))(torch.zeros(2))
+        tensor([0., 0.])
+
+    Notes: B6.
+    """
+    allowed = sorted(ACTIVATION_FUNCTIONS if choices is None else choices)
+    if name not in allowed or name not in ACTIVATION_FUNCTIONS:
+        raise ConfigError(f"{what} must be one of {allowed}, got {name!r}")
+    return ACTIVATION_FUNCTIONS[name]

@@ -29,6 +29,7 @@ from deepnotes.functional.softmax import softmax
 __all__ = [
     "lengths_mask", "causal_mask", "window_mask", "graph_mask", "masked_softmax",
     "additive_scores", "additive_attention", "scaled_dot_product_attention",
+    "fused_scaled_dot_product_attention",
 ]
 
 
@@ -281,13 +282,30 @@ def additive_attention(query: Tensor, key: Tensor, value: Tensor, w_q: Tensor, w
     return w @ value, w  # (B, Tq, Dv), (B, Tq, Tk)
 
 
+def _check_sdpa(query: Tensor, key: Tensor, value: Tensor, dropout_p: float) -> None:
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ConfigError(f"dropout_p must be in [0, 1], got {dropout_p}")
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ShapeError(f"query (.., Tq, D) and key (.., Tk, D) must share D and key/value "
+                         f"(.., Tk, ..) Tk; got {tuple(query.shape)}, {tuple(key.shape)}, "
+                         f"{tuple(value.shape)}")
+
+
+def _split_mask(attn_mask: Tensor | None,
+                attn_bias: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+    """A float ``attn_mask`` is a bias: fold it into ``attn_bias``; a bool one is a keep mask."""
+    if attn_mask is not None and attn_mask.dtype != torch.bool:
+        return None, attn_mask if attn_bias is None else attn_bias + attn_mask
+    return attn_mask, attn_bias
+
+
 def scaled_dot_product_attention(
     query: Tensor, key: Tensor, value: Tensor, valid_lens: Tensor | None = None,
     attn_mask: Tensor | None = None, causal: bool = False, dropout_p: float = 0.0,
-    scale: float | None = None, fused: bool = True, activation: str = "softmax",
+    scale: float | None = None, activation: str = "softmax",
     attn_bias: Tensor | None = None, generator: torch.Generator | None = None,
-) -> tuple[Tensor, Tensor | None]:
-    r"""Scaled dot-product attention, the matrix form of self-attention.
+) -> tuple[Tensor, Tensor]:
+    r"""Scaled dot-product attention, the matrix form of self-attention, from its formula.
 
     .. math::
         A' = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt d} + M\right), \qquad O = A' V
@@ -297,7 +315,9 @@ def scaled_dot_product_attention(
     variance ``d``). ``M`` is the mask: ``-inf`` where a key is masked, the float
     ``attn_mask``/``attn_bias`` where given. With ``activation="relu"`` the weights are
     :math:`\mathrm{ReLU}(QK^\top/\sqrt d)` on kept entries, not normalised (the notes: softmax
-    "or another activation such as ReLU"); it always runs the formula.
+    "or another activation such as ReLU"). :func:`fused_scaled_dot_product_attention` is the
+    same softmax attention on torch's kernel (no weights); the attention layers of
+    :mod:`deepnotes.nn` pick one of the two (``fused=``).
 
     Args:
         query: ``(B, ..., Tq, D)``. key: ``(B, ..., Tk, D)``. value: ``(B, ..., Tk, Dv)``.
@@ -307,58 +327,26 @@ def scaled_dot_product_attention(
         causal: query ``i`` sees keys ``j <= i`` only (top-left aligned).
         dropout_p: dropout on the weights (applied whenever ``> 0``). Default ``0``.
         scale: default :math:`1/\sqrt{D}`.
-        fused: ``torch.nn.functional.scaled_dot_product_attention`` (``True``, returns no
-            weights) or the formula (``False``, returns the weights). Default ``True``.
         activation: ``"softmax"`` or ``"relu"``.
         attn_bias: a float mask added to the scores, besides a bool ``attn_mask``.
-        generator: for the formula path's dropout.
+        generator: for the dropout.
 
     Returns:
-        ``(output (B, ..., Tq, Dv), weights (B, ..., Tq, Tk) or None)``.
+        ``(output (B, ..., Tq, Dv), weights (B, ..., Tq, Tk))``.
 
     Example:
         >>> q = k = torch.eye(3).unsqueeze(0)
-        >>> out, w = scaled_dot_product_attention(q, k, torch.eye(3)[None], causal=True,
-        ...                                       fused=False)
+        >>> out, w = scaled_dot_product_attention(q, k, torch.eye(3)[None], causal=True)
         >>> w[0, 1]
         tensor([0.3595, 0.6405, 0.0000])
 
     Notes: A3, A4.
     """
-    if not 0.0 <= dropout_p <= 1.0:
-        raise ConfigError(f"dropout_p must be in [0, 1], got {dropout_p}")
+    _check_sdpa(query, key, value, dropout_p)
     if activation not in ("softmax", "relu"):
         raise ConfigError(f"activation must be 'softmax' or 'relu', got {activation!r}")
-    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
-        raise ShapeError(f"query (.., Tq, D) and key (.., Tk, D) must share D and key/value "
-                         f"(.., Tk, ..) Tk; got {tuple(query.shape)}, {tuple(key.shape)}, "
-                         f"{tuple(value.shape)}")
-    bias = attn_bias
-    if attn_mask is not None and attn_mask.dtype != torch.bool:
-        bias = attn_mask if bias is None else bias + attn_mask
-        attn_mask = None
+    attn_mask, bias = _split_mask(attn_mask, attn_bias)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
-    # the scores' shape (B, ..., Tq, Tk)
-    score_shape = torch.Size((*query.shape[:-2], query.shape[-2], key.shape[-2]))
-    if fused and activation == "softmax":
-        only_causal = causal and valid_lens is None and attn_mask is None and bias is None
-        keep = None if only_causal else _combine_keep(score_shape, query.device, valid_lens,
-                                                      attn_mask, causal)
-        dead = None
-        if keep is not None:
-            # a query that sees no key: give it every key, then zero its output
-            dead = ~keep.any(dim=-1, keepdim=True)  # (..., Tq, 1)
-            keep = keep | dead
-        mask = keep
-        if bias is not None:
-            bias = bias.to(query.dtype)
-            mask = bias if keep is None else torch.where(keep, bias, float("-inf"))
-        out = TF.scaled_dot_product_attention(query, key, value, attn_mask=mask,
-                                              dropout_p=dropout_p, is_causal=only_causal,
-                                              scale=scale)
-        if dead is not None:
-            out = out.masked_fill(dead, 0.0)
-        return out, None
     # S = Q K^T / sqrt(d)
     scores = (query @ key.transpose(-2, -1)) * scale  # (B, ..., Tq, Tk)
     if bias is not None:
@@ -374,3 +362,51 @@ def scaled_dot_product_attention(
     weights = dropout(weights, dropout_p, training=dropout_p > 0, generator=generator)
     # O = A' V
     return weights @ value, weights  # (B, ..., Tq, Dv), (B, ..., Tq, Tk)
+
+
+def fused_scaled_dot_product_attention(
+    query: Tensor, key: Tensor, value: Tensor, valid_lens: Tensor | None = None,
+    attn_mask: Tensor | None = None, causal: bool = False, dropout_p: float = 0.0,
+    scale: float | None = None, attn_bias: Tensor | None = None,
+) -> Tensor:
+    r""":func:`scaled_dot_product_attention` (softmax) on ``torch.nn.functional``'s fused kernel.
+
+    The same :math:`O = \mathrm{softmax}(QK^\top/\sqrt d + M)\,V`, arguments and mask
+    conventions (lengths, bool keep mask, float bias, causal), computed by
+    ``torch.nn.functional.scaled_dot_product_attention`` (flash / memory-efficient / math
+    backends), which returns no weights. A query that may attend to no key gets a zero output,
+    as on the formula path (torch's kernel alone would give NaN).
+
+    Returns:
+        the output ``(B, ..., Tq, Dv)``.
+
+    Example:
+        >>> q = k = torch.eye(3).unsqueeze(0)
+        >>> fused_scaled_dot_product_attention(q, k, torch.eye(3)[None], causal=True)[0, 1]
+        tensor([0.3595, 0.6405, 0.0000])
+
+    Notes: A3, A4.
+    """
+    _check_sdpa(query, key, value, dropout_p)
+    attn_mask, bias = _split_mask(attn_mask, attn_bias)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    # the scores' shape (B, ..., Tq, Tk)
+    score_shape = torch.Size((*query.shape[:-2], query.shape[-2], key.shape[-2]))
+    only_causal = causal and valid_lens is None and attn_mask is None and bias is None
+    keep = None if only_causal else _combine_keep(score_shape, query.device, valid_lens,
+                                                  attn_mask, causal)
+    dead = None
+    if keep is not None:
+        # a query that sees no key: give it every key, then zero its output
+        dead = ~keep.any(dim=-1, keepdim=True)  # (..., Tq, 1)
+        keep = keep | dead
+    mask = keep
+    if bias is not None:
+        bias = bias.to(query.dtype)
+        mask = bias if keep is None else torch.where(keep, bias, float("-inf"))
+    out = TF.scaled_dot_product_attention(query, key, value, attn_mask=mask,
+                                          dropout_p=dropout_p, is_causal=only_causal,
+                                          scale=scale)
+    if dead is not None:
+        out = out.masked_fill(dead, 0.0)
+    return out  # (B, ..., Tq, Dv)

@@ -1,4 +1,4 @@
-"""Inverted dropout and Gaussian noise injection: regularisers that perturb activations while training.
+"""Inverted dropout and Gaussian noise injection: regularisers perturbing activations in training.
 
 Notes: G5.
 """
@@ -69,7 +69,8 @@ def gaussian_noise(
         x: input of any shape (floating point).
         std: standard deviation :math:`\sigma \ge 0` of the noise.
         training: add noise (``True``) or return ``x`` unchanged (``False``). Default ``True``.
-        generator: optional ``torch.Generator`` (on ``x``'s device) for reproducible noise.
+        generator: optional ``torch.Generator`` for reproducible noise; the noise is drawn on
+            its device and moved to ``x``'s (a CPU generator works for a CUDA ``x``).
 
     Shape:
         - Input: ``(*)``. Output: ``(*)``, same shape.
@@ -86,6 +87,7 @@ def gaussian_noise(
     if not training or std == 0.0:
         return x
     # ε ~ N(0, σ²)
-    eps = std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    device = generator.device if generator is not None else x.device
+    eps = std * torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
     # x' = x + ε
     return x + eps

@@ -12,11 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from deepnotes.errors import ConfigError, DeepnotesError, ShapeError
+from deepnotes.errors import ConfigError, InvalidTargetError, ShapeError
 from deepnotes.functional.softmax import log_softmax
 
 __all__ = [
-    "InvalidTargetError",
     "reduce_loss",
     "l1_loss",
     "mae_loss",
@@ -27,11 +26,6 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-class InvalidTargetError(DeepnotesError, ValueError):
-    """A loss target holds a value the loss cannot use (a class index out of range, a
-    probability outside [0, 1]); the message names the value."""
 
 
 def reduce_loss(loss: Tensor, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:

@@ -11,6 +11,18 @@ One speed-up keeps the maths unchanged: the input part of every gate, :math:`W_{
 b_{i\cdot}`, does not depend on the state, so a layer computes it for all time steps with
 one matmul before the loop; only the :math:`W_{h\cdot} h_{t-1}` part runs step by step.
 
+End-padded batches: with ``lengths`` (valid steps per row, :math:`\ell_b`), a step
+:math:`t \ge \ell_b` leaves row b's state unchanged and outputs zeros,
+
+.. math::
+    h_t = m_t\, f(x_t, h_{t-1}) + (1 - m_t)\, h_{t-1}, \qquad
+    o_t = m_t\, h_t, \qquad m_t = [t < \ell_b],
+
+so the forward direction ends on the state after the last valid step, and the backward
+direction, which runs from :math:`T-1` down to 0, keeps its initial state through the padding
+and starts reading at :math:`\ell_b - 1`, each row's own last valid step. These are the
+numbers of ``torch.nn.LSTM`` on a ``PackedSequence``.
+
 Notes: R4, R5, R6, R7.
 """
 
@@ -23,6 +35,7 @@ import torch.nn.functional as TF
 from torch import Tensor
 
 from deepnotes.errors import ConfigError, ShapeError
+from deepnotes.functional.activations import activation_function
 from deepnotes.functional.dropout import dropout as _dropout
 
 __all__ = [
@@ -39,17 +52,9 @@ State = Tensor | tuple[Tensor, Tensor]
 # (w_ih, w_hh, b_ih, b_hh) or, for a peephole LSTM, (w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co)
 LayerWeights = Sequence[Tensor | None]
 
-_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "relu": torch.relu}
-_OUTPUT_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "identity": lambda y: y, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-    "softmax": lambda y: torch.softmax(y, dim=-1),
-}
-
-
-def _activation(name: str, table: dict[str, Callable[[Tensor], Tensor]], what: str):
-    if name not in table:
-        raise ConfigError(f"{what} must be one of {sorted(table)}, got {name!r}")
-    return table[name]
+# the names each argument accepts, looked up in functional.activations' one table
+NONLINEARITIES = ("tanh", "relu")  # an RNN's φ (torch's two)
+OUTPUT_NONLINEARITIES = ("identity", "tanh", "sigmoid", "softmax")  # a Jordan network's ψ
 
 
 # --- one time step, given the input part gx = W_ih x + b_ih of the gates -------------------
@@ -133,7 +138,7 @@ def rnn_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | No
 
     Notes: R4.
     """
-    act = _activation(nonlinearity, _ACTIVATIONS, "nonlinearity")
+    act = activation_function(nonlinearity, NONLINEARITIES, "nonlinearity")
     return _rnn_step(TF.linear(x, w_ih, b_ih), h, w_hh, b_hh, act)
 
 
@@ -223,7 +228,7 @@ def jordan_cell(x: Tensor, y: Tensor, w_ih: Tensor, w_yh: Tensor, w_ho: Tensor,
                 b_h: Tensor | None = None, b_o: Tensor | None = None,
                 nonlinearity: str = "tanh",
                 output_nonlinearity: str = "identity") -> tuple[Tensor, Tensor]:
-    r"""One step of a Jordan network: the *output* of the last step, not the hidden state, is fed back.
+    r"""One step of a Jordan network: the last step's *output*, not the hidden state, is fed back.
 
     .. math::
         h_t = \phi(W_{ih} x_t + W_{yh} y_{t-1} + b_h), \qquad y_t = \psi(W_{ho} h_t + b_o)
@@ -249,8 +254,9 @@ def jordan_cell(x: Tensor, y: Tensor, w_ih: Tensor, w_yh: Tensor, w_ho: Tensor,
 
     Notes: R4.
     """
-    act = _activation(nonlinearity, _ACTIVATIONS, "nonlinearity")
-    out_act = _activation(output_nonlinearity, _OUTPUT_ACTIVATIONS, "output_nonlinearity")
+    act = activation_function(nonlinearity, NONLINEARITIES, "nonlinearity")
+    out_act = activation_function(output_nonlinearity, OUTPUT_NONLINEARITIES,
+                                  "output_nonlinearity")
     # h_t = φ(W_ih x_t + W_yh y_{t-1} + b_h)
     h = act(TF.linear(x, w_ih, b_h) + TF.linear(y, w_yh))  # (B, H)
     # y_t = ψ(W_ho h_t + b_o)
@@ -259,20 +265,45 @@ def jordan_cell(x: Tensor, y: Tensor, w_ih: Tensor, w_yh: Tensor, w_ho: Tensor,
 
 # --- whole sequences: layers x directions x time ------------------------------------------
 
+def _keep_old(valid: Tensor, new: State, old: State) -> State:
+    """The new state where the step is valid, the old one on padding."""
+    if isinstance(new, tuple):
+        return tuple(torch.where(valid, a, b) for a, b in zip(new, old))
+    return torch.where(valid, new, old)
+
+
 def _scan(step: Callable[[Tensor, State], tuple[Tensor, State]], gx: Tensor, state: State,
-          reverse: bool) -> tuple[Tensor, State]:
-    """Run ``step`` over time (backwards when ``reverse``); gx is (T, B, G)."""
+          reverse: bool, valid: Tensor | None = None) -> tuple[Tensor, State]:
+    """Run ``step`` over time (backwards when ``reverse``); gx is (T, B, G), valid (T, B, 1)."""
     # unbind, not gx[t]: one backward node for all steps instead of T full-size zero-fills
     gx_t = gx.unbind(0)  # T x (B, G)
+    valid_t = None if valid is None else valid.unbind(0)  # T x (B, 1)
     outs: list[Tensor] = [gx.new_empty(0)] * len(gx_t)
     for t in (reversed(range(len(gx_t))) if reverse else range(len(gx_t))):
-        outs[t], state = step(gx_t[t], state)
+        out, new = step(gx_t[t], state)
+        if valid_t is not None:
+            # a padded step outputs 0 and leaves the state as it was: o = m h, h = m h' + (1-m) h
+            out = torch.where(valid_t[t], out, 0.0)
+            new = _keep_old(valid_t[t], new, state)
+        outs[t], state = out, new
     return torch.stack(outs), state  # (T, B, H)
+
+
+def _check_lengths(lengths: Tensor, B: int, T: int, device: torch.device) -> Tensor:
+    """``lengths`` as a long (B,) tensor on ``device``, each in [0, T]; ShapeError otherwise."""
+    if tuple(lengths.shape) != (B,) or lengths.is_floating_point() or lengths.is_complex():
+        raise ShapeError(f"lengths must be integer valid-step counts of shape (B,) = ({B},), "
+                         f"got {lengths.dtype} of shape {tuple(lengths.shape)}")
+    if B and (int(lengths.min()) < 0 or int(lengths.max()) > T):
+        raise ShapeError(f"every length must be in [0, T={T}], got min {int(lengths.min())} "
+                         f"and max {int(lengths.max())}")
+    return lengths.to(device=device, dtype=torch.long)
 
 
 def _stacked(mode: str, x: Tensor, hx: State | None, weights: Sequence[LayerWeights],
              num_layers: int, dropout: float, training: bool, bidirectional: bool,
-             batch_first: bool, extra: object) -> tuple[Tensor, State]:
+             batch_first: bool, extra: object,
+             lengths: Tensor | None = None) -> tuple[Tensor, State]:
     D = 2 if bidirectional else 1
     if x.dim() != 3:
         raise ShapeError(f"{mode} expects a 3-D input (B, T, C) or (T, B, C), got "
@@ -300,6 +331,17 @@ def _stacked(mode: str, x: Tensor, hx: State | None, weights: Sequence[LayerWeig
         if tuple(s.shape) != expected:
             raise ShapeError(f"{mode} expects an initial state of shape (L*D, B, H) = "
                              f"{expected}, got {tuple(s.shape)}")
+    valid = None
+    T = x.shape[0]
+    if lengths is not None:
+        n = _check_lengths(lengths, x.shape[1], T, x.device)
+        steps = int(n.max()) if len(n) else 0
+        if steps == 0:  # no row has a valid step: zero outputs, the state unchanged
+            out = x.new_zeros(T, x.shape[1], D * H)  # (T, B, D·H)
+            return (out.transpose(0, 1) if batch_first else out), hx
+        # steps past the longest row change nothing: skip them, pad the output with zeros
+        x = x[:steps]  # (T', B, C)
+        valid = (torch.arange(steps, device=x.device)[:, None] < n[None, :]).unsqueeze(-1)
     h_n: list[Tensor] = []
     c_n: list[Tensor] = []
     layer_in = x
@@ -319,22 +361,24 @@ def _stacked(mode: str, x: Tensor, hx: State | None, weights: Sequence[LayerWeig
                 def step(g, s, w_hh=w_hh, b_hh=b_hh, peeps=peeps):
                     h, c = _lstm_step(g, s, w_hh, b_hh, peeps)
                     return h, (h, c)
-                out, (h, c) = _scan(step, gx, (hx[0][k], hx[1][k]), reverse=d == 1)
+                out, (h, c) = _scan(step, gx, (hx[0][k], hx[1][k]), d == 1, valid)
                 c_n.append(c)
             elif mode == "gru":
                 def step(g, s, w_hh=w_hh, b_hh=b_hh):
                     h = _gru_step(g, s, w_hh, b_hh, extra)
                     return h, h
-                out, h = _scan(step, gx, hx[k], reverse=d == 1)
+                out, h = _scan(step, gx, hx[k], d == 1, valid)
             else:
                 def step(g, s, w_hh=w_hh, b_hh=b_hh):
                     h = _rnn_step(g, s, w_hh, b_hh, extra)
                     return h, h
-                out, h = _scan(step, gx, hx[k], reverse=d == 1)
+                out, h = _scan(step, gx, hx[k], d == 1, valid)
             outs.append(out)
             h_n.append(h)
         # both directions side by side: [→h_t ; ←h_t]
         layer_in = torch.cat(outs, dim=-1) if D == 2 else outs[0]  # (T, B, D·H)
+    if layer_in.shape[0] < T:
+        layer_in = TF.pad(layer_in, (0, 0, 0, 0, 0, T - layer_in.shape[0]))  # zeros to T
     out = layer_in.transpose(0, 1) if batch_first else layer_in
     state: State = torch.stack(h_n)  # (L*D, B, H)
     if mode == "lstm":
@@ -345,7 +389,8 @@ def _stacked(mode: str, x: Tensor, hx: State | None, weights: Sequence[LayerWeig
 def rnn_sequence(x: Tensor, hx: Tensor | None, weights: Sequence[LayerWeights],
                  num_layers: int = 1, nonlinearity: str = "tanh", dropout: float = 0.0,
                  training: bool = False, bidirectional: bool = False,
-                 batch_first: bool = True) -> tuple[Tensor, Tensor]:
+                 batch_first: bool = True,
+                 lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
     r"""A deep (and optionally bidirectional) Elman RNN over a whole sequence, step by step.
 
     Layer :math:`l` at step :math:`t`, with :math:`h^{(0)}_t = x_t`:
@@ -367,6 +412,9 @@ def rnn_sequence(x: Tensor, hx: Tensor | None, weights: Sequence[LayerWeights],
         dropout: drop probability on each layer's output except the last, when ``training``.
         bidirectional: ``D = 2`` when ``True``. batch_first: ``x`` is ``(B, T, C)`` (default)
             rather than ``(T, B, C)``.
+        lengths: ``(B,)`` valid steps of each end-padded row, each in ``[0, T]``, or ``None``
+            (all ``T``): padded steps leave the state unchanged and output zeros, and the
+            backward direction starts at each row's last valid step (see the module docstring).
 
     Shape:
         - Output: ``(B, T, D*H)`` (batch first) and the state ``(L*D, B, H)``.
@@ -379,19 +427,21 @@ def rnn_sequence(x: Tensor, hx: Tensor | None, weights: Sequence[LayerWeights],
 
     Notes: R4, R7.
     """
-    act = _activation(nonlinearity, _ACTIVATIONS, "nonlinearity")
+    act = activation_function(nonlinearity, NONLINEARITIES, "nonlinearity")
     return _stacked("rnn", x, hx, weights, num_layers, dropout, training, bidirectional,
-                    batch_first, act)
+                    batch_first, act, lengths)
 
 
 def gru_sequence(x: Tensor, hx: Tensor | None, weights: Sequence[LayerWeights],
                  num_layers: int = 1, dropout: float = 0.0, training: bool = False,
                  bidirectional: bool = False, batch_first: bool = True,
-                 reset_after: bool = True) -> tuple[Tensor, Tensor]:
+                 reset_after: bool = True,
+                 lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
     r"""A deep, optionally bidirectional GRU over a sequence: :func:`gru_cell` at every step.
 
-    Layers, directions, dropout, arguments and shapes as :func:`rnn_sequence`; ``w_ih`` is
-    ``(3H, C)`` and ``w_hh`` ``(3H, H)`` (gates r, z, n). ``reset_after`` as in :func:`gru_cell`.
+    Layers, directions, dropout, ``lengths``, arguments and shapes as :func:`rnn_sequence`;
+    ``w_ih`` is ``(3H, C)`` and ``w_hh`` ``(3H, H)`` (gates r, z, n). ``reset_after`` as in
+    :func:`gru_cell`.
 
     Example:
         >>> w = (torch.zeros(6, 3), torch.zeros(6, 2), None, None)
@@ -401,19 +451,20 @@ def gru_sequence(x: Tensor, hx: Tensor | None, weights: Sequence[LayerWeights],
     Notes: R6, R7.
     """
     return _stacked("gru", x, hx, weights, num_layers, dropout, training, bidirectional,
-                    batch_first, reset_after)
+                    batch_first, reset_after, lengths)
 
 
 def lstm_sequence(x: Tensor, hx: tuple[Tensor, Tensor] | None,
                   weights: Sequence[LayerWeights], num_layers: int = 1, dropout: float = 0.0,
                   training: bool = False, bidirectional: bool = False,
-                  batch_first: bool = True) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+                  batch_first: bool = True,
+                  lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     r"""A deep, optionally bidirectional LSTM over a sequence: :func:`lstm_cell` at every step.
 
-    Layers, directions, dropout, arguments and shapes as :func:`rnn_sequence`; ``w_ih`` is
-    ``(4H, C)`` and ``w_hh`` ``(4H, H)`` (gates i, f, g, o). A weight tuple with seven entries
-    ``(w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co)`` adds peephole connections. The state is
-    ``(h, c)``, each ``(L*D, B, H)``.
+    Layers, directions, dropout, ``lengths``, arguments and shapes as :func:`rnn_sequence`;
+    ``w_ih`` is ``(4H, C)`` and ``w_hh`` ``(4H, H)`` (gates i, f, g, o). A weight tuple with
+    seven entries ``(w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co)`` adds peephole connections.
+    The state is ``(h, c)``, each ``(L*D, B, H)``.
 
     Example:
         >>> w = (torch.zeros(8, 3), torch.zeros(8, 2), None, None)
@@ -424,4 +475,4 @@ def lstm_sequence(x: Tensor, hx: tuple[Tensor, Tensor] | None,
     Notes: R5, R7.
     """
     return _stacked("lstm", x, hx, weights, num_layers, dropout, training, bidirectional,
-                    batch_first, None)
+                    batch_first, None, lengths)

@@ -29,14 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.optim import (  # noqa: E402
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.optim import (
     CosineAnnealingLR,
     ExponentialLR,
     InverseSqrtLR,
@@ -52,8 +49,11 @@ CONCEPTS = ("O4", "O5", "O6", "O7", "B4")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # same numbers (the lesson takes about a second either way)
+class Config(LessonConfig):
+    # quick mode runs the same numbers: the lesson takes about a second either way (nothing
+    # here is random, so the seed changes nothing either)
+    QUICK = {}
+
     flat: float = 0.01  # a in f = a·x² + b·y² (curvature 2a along the valley)
     steep: float = 5.0  # b (curvature 2b across the valley)
     start: tuple[float, float] = (-10.0, 1.0)  # starting point (x, y)
@@ -64,7 +64,6 @@ class Config:
     gd_small: float = 0.25  # a GD lr that does not bounce, as a fraction of 2/λ_max
     warmup_steps: int = 20  # warm-up length for the RMSProp warm-up run and the plots
     schedule_steps: int = 200  # steps shown in the schedule plot
-    seed: int = 0  # (nothing is random here; kept for the common lesson shape)
 
 
 def _surface(cfg: Config):
@@ -249,7 +248,7 @@ def _path_figure(cfg: Config, paths, out_dir: Path) -> str:
     X, Y = torch.meshgrid(torch.linspace(-x0, x0 / 3, 200), torch.linspace(-y0, y0, 200),
                           indexing="xy")
     Z = f(torch.stack([X, Y], dim=-1))
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = subplots(figsize=(10, 4.5))
     ax.contour(X.numpy(), Y.numpy(), Z.numpy(), levels=25, cmap="Greys", linewidths=0.6)
     for label, path in paths.items():
         p = path.numpy()
@@ -259,15 +258,11 @@ def _path_figure(cfg: Config, paths, out_dir: Path) -> str:
     ax.set_ylabel("y (steep direction)")
     ax.set_title(f"f = {cfg.flat}·x² + {cfg.steep}·y², {cfg.steps} steps each")
     ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    path = out_dir / "adaptive_lr_paths.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, out_dir / "adaptive_lr_paths.png")
 
 
 def _sigma_figure(cfg: Config, sigmas, out_dir: Path) -> str:
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4.2))
     for label, sigma in sigmas.items():
         if sigma is None or "decay" in label:
             continue
@@ -283,15 +278,11 @@ def _sigma_figure(cfg: Config, sigmas, out_dir: Path) -> str:
     ax2.set_title("Effective learning rate along the flat direction")
     for ax in (ax1, ax2):
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "adaptive_lr_sigma.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, out_dir / "adaptive_lr_sigma.png")
 
 
 def _schedule_figure(cfg: Config, schedules, warm, out_dir: Path) -> str:
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4.2))
     for label, values in schedules.items():
         ax1.plot(values, label=label)
     ax1.set_xlabel("step t")
@@ -308,8 +299,4 @@ def _schedule_figure(cfg: Config, schedules, warm, out_dir: Path) -> str:
     ax2.set_ylabel("|Δθ|")
     ax2.set_title("First steps: σ from few gradients is too small")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "adaptive_lr_schedules.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, out_dir / "adaptive_lr_schedules.png")

@@ -20,10 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 
 from deepnotes.data import MiniBatches, load
@@ -35,8 +31,8 @@ from deepnotes.data.augment import (
     RandomErasing,
     RandomHorizontalFlip,
 )
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.metrics import accuracy
 from deepnotes.models import create, model_info
 from deepnotes.nn import CrossEntropyLoss
@@ -45,14 +41,17 @@ from deepnotes.train import Callback, TrainConfig, Trainer
 from deepnotes.train.checkpoint import save_model
 
 NAME = "augmentation"
-SUMMARY = "flips, shifts and erased patches narrow the train/test gap and lift test accuracy of a CNN on 2,000 images (G6)"
+SUMMARY = ("flips, shifts and erased patches narrow the train/test gap and lift test accuracy of a "
+           "CNN on 2,000 images (G6)")
 CONCEPTS = ("G1", "G6")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 600 training / 5,000 test images, 30 epochs (tests)
+class Config(LessonConfig):
+    QUICK = {"train_size": 600, "test_images": 5000, "epochs": 30, "eval_every": 10}
+
     train_size: int = 2000  # training images (few, so that the plain network overfits)
+    test_images: int | None = None  # test images (None: all 10,000)
     model: str = "lenet-modern"  # any registered image classifier taking (N, 1, 28, 28)
     epochs: int = 60  # passes over the training images (both runs)
     batch_size: int = 32  # minibatch size (small: more steps for the augmented run to learn)
@@ -66,7 +65,6 @@ class Config:
     eval_every: int = 5  # epochs between test evaluations (for the curves)
     seed: int = 0  # controls initialisation, shuffling and the augmentation draws
     device: str = "auto"  # cpu | cuda | auto
-    threads: int = 1  # torch CPU threads (1: fastest for this small CNN on a shared CPU; 0: torch default)
 
 
 def make_transform(cfg: Config) -> Compose:
@@ -80,7 +78,8 @@ def make_transform(cfg: Config) -> Compose:
 
 
 class _CleanCurves(Callback):
-    """After every validated epoch, record accuracy on the clean training images and the test numbers."""
+    """After every validated epoch, record accuracy on the clean training images and the test
+    numbers."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
@@ -101,14 +100,16 @@ def _train(cfg: Config, train: Any, test: Any, transform: Any, epochs: int, eval
     if transform is None:
         data = MiniBatches(train, batch_size=cfg.batch_size, seed=cfg.seed)
     else:
-        data = AugmentedBatches(train, batch_size=cfg.batch_size, transform=transform, seed=cfg.seed)
+        data = AugmentedBatches(train, batch_size=cfg.batch_size, transform=transform,
+                                seed=cfg.seed)
     test_batches = MiniBatches(test, batch_size=1000, shuffle=False)
     opt = create_optimizer("adam", model.parameters(), lr=cfg.lr)
     # η_t = η_0·(1 + cos(π t / T)) / 2 over all T steps of the run
     sched = create_schedule("cosine", opt, T_max=epochs * len(data))
     curves = _CleanCurves()
     trainer = Trainer(model, opt, CrossEntropyLoss(), data, test_batches, scheduler=sched,
-                      metrics={"accuracy": accuracy}, callbacks=[curves], model_info=model_info(model),
+                      metrics={"accuracy": accuracy}, callbacks=[curves],
+                      model_info=model_info(model),
                       config=TrainConfig(epochs=epochs, seed=cfg.seed, device=cfg.device,
                                          progress=False, eval_every=eval_every))
     history = trainer.fit()
@@ -116,11 +117,13 @@ def _train(cfg: Config, train: Any, test: Any, transform: Any, epochs: int, eval
 
 
 def _example_grid(train: Any, transform: Any, path: Path, seed: int, n_images: int = 6,
-                  n_versions: int = 7) -> None:
+                  n_versions: int = 7) -> str:
     x = train.x[:n_images]  # (n, 1, 28, 28)
-    fig, axes = plt.subplots(n_images, n_versions + 1, figsize=(1.3 * (n_versions + 1), 1.3 * n_images))
+    fig, axes = subplots(n_images, n_versions + 1,
+                         figsize=(1.3 * (n_versions + 1), 1.3 * n_images))
     for v in range(n_versions + 1):
-        shown = x if v == 0 else transform(x, generator=torch.Generator().manual_seed(seed * 1000 + v))
+        gen = torch.Generator().manual_seed(seed * 1000 + v)
+        shown = x if v == 0 else transform(x, generator=gen)
         for i in range(n_images):
             ax = axes[i, v]
             ax.imshow(shown[i, 0].numpy(), cmap="gray", vmin=0, vmax=1)
@@ -128,13 +131,11 @@ def _example_grid(train: Any, transform: Any, path: Path, seed: int, n_images: i
             ax.set_yticks([])
         axes[0, v].set_title("original" if v == 0 else f"draw {v}", fontsize=8)
     fig.suptitle("training images and random augmented versions", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, path, dpi=100)
 
 
-def _curves(results: dict[str, dict[str, Any]], n_train: int, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+def _curves(results: dict[str, dict[str, Any]], n_train: int, path: Path) -> str:
+    fig, axes = subplots(1, 2, figsize=(11, 4))
     colours = {"plain": "tab:red", "augmented": "tab:blue"}
     for name, r in results.items():
         ep = [row["epoch"] for row in r["curves"]]
@@ -143,7 +144,8 @@ def _curves(results: dict[str, dict[str, Any]], n_train: int, path: Path) -> Non
                      label=f"{name}: train (clean images)")
         axes[0].plot(ep, [row["test_accuracy"] for row in r["curves"]], "-o", color=c, ms=3,
                      label=f"{name}: test")
-        axes[1].plot(ep, [row["test_loss"] for row in r["curves"]], "-o", color=c, ms=3, label=name)
+        axes[1].plot(ep, [row["test_loss"] for row in r["curves"]], "-o", color=c, ms=3,
+                     label=name)
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("accuracy")
     axes[0].set_title(f"{n_train} training images: the gap")
@@ -152,25 +154,19 @@ def _curves(results: dict[str, dict[str, Any]], n_train: int, path: Path) -> Non
     axes[1].set_ylabel("test cross-entropy")
     axes[1].set_title("test loss")
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    n_train = min(cfg.train_size, 600) if cfg.quick else cfg.train_size
-    epochs = min(cfg.epochs, 30) if cfg.quick else cfg.epochs
-    eval_every = max(cfg.eval_every, 10) if cfg.quick else cfg.eval_every
+    n_train, epochs = cfg.train_size, cfg.epochs
     train = load("fashion-mnist", split="train", limit=n_train)
-    test = load("fashion-mnist", split="test", limit=5000 if cfg.quick else None)
+    test = load("fashion-mnist", split="test", limit=cfg.test_images)
     transform = make_transform(cfg)
-    with cpu_threads(cfg.threads):
-        results = {name: _train(cfg, train, test, t, epochs, eval_every)
-                   for name, t in (("plain", None), ("augmented", transform))}
+    results = {name: _train(cfg, train, test, t, epochs, cfg.eval_every)
+               for name, t in (("plain", None), ("augmented", transform))}
 
-    grid_path, curve_path = out_dir / "augmentation_examples.png", out_dir / "augmentation_curves.png"
-    _example_grid(train, transform, grid_path, cfg.seed)
-    _curves(results, n_train, curve_path)
+    figures = [_example_grid(train, transform, out_dir / "augmentation_examples.png", cfg.seed),
+               _curves(results, n_train, out_dir / "augmentation_curves.png")]
 
     metrics: dict[str, float] = {"train_examples": float(n_train), "epochs": float(epochs)}
     table = []
@@ -180,13 +176,16 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         metrics.update({f"{name}_train_accuracy": f["train_accuracy"],
                         f"{name}_test_accuracy": f["test_accuracy"],
                         f"{name}_test_loss": f["test_loss"], f"{name}_gap": gap,
-                        f"{name}_best_test_accuracy": max(row["test_accuracy"] for row in r["curves"]),
-                        f"{name}_train_seconds": float(sum(row["seconds"] for row in r["history"].rows))})
+                        f"{name}_best_test_accuracy":
+                            max(row["test_accuracy"] for row in r["curves"]),
+                        f"{name}_train_seconds":
+                            float(sum(row["seconds"] for row in r["history"].rows))})
         table.append({"run": name, "train_accuracy": f["train_accuracy"],
                       "test_accuracy": f["test_accuracy"], "test_loss": f["test_loss"], "gap": gap})
-    metrics["test_accuracy_gain"] = metrics["augmented_test_accuracy"] - metrics["plain_test_accuracy"]
+    metrics["test_accuracy_gain"] = (metrics["augmented_test_accuracy"]
+                                     - metrics["plain_test_accuracy"])
     aug = results["augmented"]
-    return LessonResult(NAME, metrics, [str(grid_path), str(curve_path)], aug["history"].rows,
+    return LessonResult(NAME, metrics, figures, aug["history"].rows,
                         claim="augmentation narrows the train/test gap and raises test accuracy",
                         tables={"runs": table, "transform": [{"transform": repr(transform)}]},
                         checkpoint=save_model(aug["model"], out_dir))

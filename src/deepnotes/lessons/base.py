@@ -29,6 +29,9 @@ from deepnotes.runtime import seed_everything, torch_threads
 
 __all__ = ["Lesson", "LessonConfig", "LessonResult", "quick_config"]
 
+# attribute set on a config that Lesson.configure completed (quick values already applied)
+_CONFIGURED = "_deepnotes_configured"
+
 
 @dataclass
 class LessonConfig:
@@ -107,23 +110,35 @@ class Lesson:
     run_fn: Callable[..., LessonResult]
 
     def configure(self, config: Any = None, **overrides: Any) -> Any:
-        """The config a run uses: ``config`` (default: the lesson's defaults), then the quick
-        values when it is quick (fields still at their defaults only), then ``overrides``."""
+        """The config a run uses: ``config`` (default: the lesson's defaults); when it is quick
+        (``quick=True`` in ``overrides`` or on ``config``), the ``QUICK`` values in the fields
+        still at their defaults; then ``overrides``, which always win (so ``quick=True,
+        corpus="austen"`` keeps Austen even though it is the default). ``overrides`` values may
+        be strings, parsed by the field's type as ``--set`` does.
+
+        The result is marked as configured, so :meth:`run` does not apply the quick values a
+        second time.
+        """
         from deepnotes.config import apply_overrides
 
         cfg = config if config is not None else self.config_class()
         if not isinstance(cfg, self.config_class):
             raise ConfigError(f"lesson {self.name!r} needs a {self.config_class.__qualname__}, "
                               f"got {type(cfg).__name__}")
-        if overrides.get("quick", getattr(cfg, "quick", False)):
+        quick = overrides.get("quick", getattr(cfg, "quick", False))
+        if isinstance(quick, str):
+            quick = apply_overrides(cfg, {"quick": quick}).quick
+        if quick and not getattr(cfg, _CONFIGURED, False):
             cfg = quick_config(dataclasses.replace(cfg, quick=True))
         if overrides:
             cfg = apply_overrides(cfg, overrides)
+        object.__setattr__(cfg, _CONFIGURED, True)
         return cfg
 
     def run(self, config: Any = None, out_dir: str | Path | None = None, **overrides: Any) -> LessonResult:
-        """Run with ``config`` (default: the lesson's defaults), quick values applied when quick,
-        then ``overrides``; seeds every generator and sets the thread count first."""
+        """Run with ``config`` (default: the lesson's defaults) as :meth:`configure` completes it
+        (quick values when quick, then ``overrides``); seeds every generator and sets the thread
+        count first."""
         cfg = self.configure(config, **overrides)
         if out_dir is None:
             out_dir = tempfile.mkdtemp(prefix=f"deepnotes-{self.name}-")

@@ -37,21 +37,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+import torch
+from torch import Tensor, nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from deepnotes.data import load  # noqa: E402
-from deepnotes.errors import NonFiniteLossError  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import cpu_threads  # noqa: E402
-from deepnotes.nn import BatchNorm1d, ReLU  # noqa: E402
-from deepnotes.runtime import seed_everything  # noqa: E402
-from deepnotes.tasks.classification import fit_classifier  # noqa: E402
-from deepnotes.train.callbacks import Callback, StepRecorder  # noqa: E402
+from deepnotes.data import load
+from deepnotes.errors import NonFiniteLossError
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.nn import BatchNorm1d, ReLU
+from deepnotes.runtime import seed_everything
+from deepnotes.tasks.classification import fit_classifier
+from deepnotes.train.callbacks import Callback, StepRecorder
 
 NAME = "batch-norm"
 SUMMARY = "batch norm: faster training, a smoother loss along the gradient, larger usable lr (O9)"
@@ -61,8 +57,11 @@ STEP_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)  # probe step sizes η, in units o
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 5,000 training images, 2 epochs, 2,000 test images (tests)
+class Config(LessonConfig):
+    QUICK = {"train_images": 5000, "test_images": 2000, "epochs": 2}
+
+    train_images: int | None = None  # training images (None: all 60,000)
+    test_images: int | None = None  # test images (None: all 10,000)
     depth: int = 6  # hidden layers
     width: int = 128  # units per hidden layer
     lr: float = 0.1  # SGD learning rate, the same for both networks
@@ -71,8 +70,6 @@ class Config:
     batch_size: int = 128  # minibatch size
     probe_every: int = 25  # steps between two landscape probes
     probe_size: int = 1024  # images in the fixed probe batch
-    threads: int = 1  # torch CPU threads (1: fastest on a shared 2-core CPU; 0: torch default)
-    seed: int = 0  # controls initialisation and shuffling
     device: str = "auto"  # cpu | cuda | auto
 
 
@@ -178,15 +175,9 @@ def _tail_mean(values: Sequence[float], n: int) -> float:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with cpu_threads(cfg.threads):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    n_train = 5000 if cfg.quick else None
-    epochs = min(cfg.epochs, 2) if cfg.quick else cfg.epochs
-    train = load("fashion-mnist", split="train", limit=n_train)
-    test = load("fashion-mnist", split="test", limit=2000 if cfg.quick else None)
+    epochs = cfg.epochs
+    train = load("fashion-mnist", split="train", limit=cfg.train_images)
+    test = load("fashion-mnist", split="test", limit=cfg.test_images)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     pick = torch.randperm(len(train), generator=gen)[:cfg.probe_size]
     probe_x, probe_y = train.x[pick], train.y[pick]
@@ -235,7 +226,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
                 metrics[f"{name}_high_lr_test_accuracy"] = math.nan
                 metrics[f"{name}_high_lr_diverged"] = 1.0
 
-    figures = [str(_plot(cfg, runs, high, out_dir))]
+    figures = [_plot(cfg, runs, high, out_dir)]
     rows = [{"network": name, "step": p["step"], **{k: p[k] for k in p if k != "step"}}
             for name, r in runs.items() for p in r["probes"]]
     history = [{"step": i + 1, "plain_loss": a, "bn_loss": b}
@@ -248,10 +239,10 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
 
 
 def _plot(cfg: Config, runs: dict[str, dict[str, Any]], high: dict[str, list[float]],
-          out_dir: Path) -> Path:
+          out_dir: Path) -> str:
     colors = {"plain": "tab:red", "bn": "tab:blue"}
     labels = {"plain": "plain", "bn": "with BatchNorm"}
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    fig, axes = subplots(2, 2, figsize=(11, 8))
     ax = axes[0, 0]
     for name, r in runs.items():
         ax.plot(range(1, len(r["losses"]) + 1), r["losses"], color=colors[name], lw=0.8,
@@ -284,8 +275,4 @@ def _plot(cfg: Config, runs: dict[str, dict[str, Any]], high: dict[str, list[flo
         ax.set_xlabel("step")
         ax.set_title(title)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "batch_norm.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / "batch_norm.png")

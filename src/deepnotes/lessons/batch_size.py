@@ -7,19 +7,20 @@ Claims (notes O2; Hung-yi Lee's lecture on batch and momentum):
    falls as B grows. We measure the seconds per update of SGD on Fashion-MNIST for
    B = 1 ... 4,096 (wall-clock on this machine, several timed updates after warm-up) and derive
    the seconds per 60,000-image epoch as (seconds per update) × ⌈60,000 / B⌉. Timings are
-   measurements, not guarantees: they depend on the machine and on its load. On a CPU the
-   lesson uses one thread by default (``threads``), so the sweep shows how one core amortises
-   the fixed cost of an update. The notes' picture, per-update time nearly flat over a wide
-   range of B, is a GPU measurement: run with ``device=cuda`` to see it.
+   measurements, not guarantees: they depend on the machine and on its load. The lesson runs on
+   torch's default thread count; ``--threads 1`` gives steady timings on a busy shared machine
+   (small operations split over contended cores ran up to 10x slower in our runs) and shows
+   how one core amortises the fixed cost of an update. The notes' picture, per-update time
+   nearly flat over a wide range of B, is a GPU measurement: run with ``device=cuda`` to see it.
 2. **Generalisation.** Trained for the same number of epochs with the same learning-rate
    policy, the small-batch model reaches a higher test accuracy than the large-batch one (the
    notes: noisy small-batch updates escape sharp minima and end in flat ones). Part of the gap
    at equal epochs is simply that the large batch made far fewer updates; the lesson reports
    training accuracy beside test accuracy so both parts are visible.
 
-Model: ``lenet-modern`` (LeNet with ReLU, batch norm and max pooling) when the model registry has
-it, else an MLP (784-256-256-10). BatchNorm cannot normalise over a single example, so with a
-BatchNorm model the timing sweep starts at B = 2 instead of 1.
+Model: ``lenet-modern`` (LeNet with ReLU, batch norm and max pooling), or with ``model=mlp`` an
+MLP (784-256-256-10). BatchNorm cannot normalise over a single example, so with a BatchNorm
+model the timing sweep starts at B = 2 instead of 1.
 Data: Fashion-MNIST, 60,000 training and 10,000 test images (quick: 1,000 and 1,000).
 """
 
@@ -30,69 +31,51 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from deepnotes.data import load  # noqa: E402
-from deepnotes.errors import ConfigError  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models import MODELS, create  # noqa: E402
-from deepnotes.nn import CrossEntropyLoss  # noqa: E402
-from deepnotes.optim import create_optimizer  # noqa: E402
-from deepnotes.runtime import resolve_device  # noqa: E402
-from deepnotes.tasks.classification import fit_classifier  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import load
+from deepnotes.errors import ConfigError
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.nn import CrossEntropyLoss
+from deepnotes.optim import create_optimizer
+from deepnotes.runtime import resolve_device
+from deepnotes.tasks.classification import fit_classifier
+from deepnotes.train.checkpoint import save_model
 
 NAME = "batch-size"
-SUMMARY = "time per update/epoch vs batch size 1..4096; small batches generalise better at equal epochs (O2)"
+SUMMARY = ("time per update/epoch vs batch size 1..4096; small batches generalise better at equal "
+           "epochs (O2)")
 CONCEPTS = ("O2", "B8")
 
 EPOCH_IMAGES = 60000  # a Fashion-MNIST epoch, for the per-epoch time
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 1,000 images, 2 epochs, 3 timed batch sizes (tests)
-    model: str = "auto"  # auto (lenet-modern if registered, else mlp) | lenet-modern | mlp
+class Config(LessonConfig):
+    QUICK = {"timing_batches": (2, 32, 512), "timing_seconds": 0.2, "large_batch": 1000,
+             "epochs": 2, "train_images": 1000, "test_images": 1000}
+
+    model: str = "lenet-modern"  # lenet-modern | mlp (784-256-256-10)
     timing_batches: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)  # batch sizes timed
-    timing_seconds: float = 2.0  # keep timing each batch size at least this long (quick: 0.2)
+    timing_seconds: float = 2.0  # keep timing each batch size at least this long
     timing_updates: tuple[int, int] = (3, 500)  # fewest and most timed updates per batch size
     small_batch: int = 32  # the small batch of the accuracy comparison
-    large_batch: int = 4096  # the large batch of the accuracy comparison (quick: 1,000)
-    epochs: int = 5  # epochs for both (equal epochs) (quick: 2)
+    large_batch: int = 4096  # the large batch of the accuracy comparison
+    epochs: int = 5  # epochs for both (equal epochs)
     lr: float = 0.1  # SGD learning rate
     lr_scaling: str = "none"  # none: same lr for every B | sqrt | linear (× (B / small_batch)^p)
-    train_images: int = 60000  # training images for the accuracy comparison (quick: 1,000)
-    # CPU threads for torch (0: torch's default). One thread gives steady timings on a shared
-    # machine: small ops split over contended cores ran up to 10x slower in our runs.
-    threads: int = 1
+    train_images: int = 60000  # training images for the accuracy comparison
+    test_images: int | None = None  # test images (None: all 10,000)
     device: str = "auto"  # cpu | cuda | auto (timings on a GPU are synchronised)
-    seed: int = 0
-
-
-def _model_name(cfg: Config) -> str:
-    if cfg.model == "auto":
-        return "lenet-modern" if "lenet-modern" in MODELS.names() else "mlp"
-    if cfg.model not in ("lenet-modern", "mlp"):
-        raise ConfigError(f"model must be auto, lenet-modern or mlp, got {cfg.model!r}")
-    return cfg.model
 
 
 def _build(name: str) -> nn.Module:
     if name == "mlp":
         return create("mlp", in_features=784, hidden=(256, 256), num_classes=10)
-    model = create(name)
-    with torch.no_grad():
-        model.eval()
-        out = model(torch.zeros(2, 1, 28, 28))
-    if out.shape != (2, 10):
-        raise ConfigError(f"{name} with its default config maps (2, 1, 28, 28) to {tuple(out.shape)}, "
-                          f"not (2, 10); choose model=mlp")
-    return model.train()
+    return create(name)
 
 
 def _has_batch_norm(model: nn.Module) -> bool:
@@ -148,35 +131,22 @@ def time_updates(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    if cfg.threads < 0:
-        raise ConfigError(f"threads must be >= 0 (0: torch's default), got {cfg.threads}")
-    before = torch.get_num_threads()
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    try:
-        return _run(cfg, out_dir)
-    finally:
-        torch.set_num_threads(before)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
     device = resolve_device(cfg.device)
-    name = _model_name(cfg)
+    name = cfg.model
+    if name not in ("lenet-modern", "mlp"):
+        raise ConfigError(f"model must be lenet-modern or mlp, got {name!r}")
     probe = _build(name)
-    n_train = 1000 if cfg.quick else cfg.train_images
-    large = min(cfg.large_batch, 1000) if cfg.quick else cfg.large_batch
-    epochs = min(cfg.epochs, 2) if cfg.quick else cfg.epochs
+    n_train, large, epochs = cfg.train_images, cfg.large_batch, cfg.epochs
     if not cfg.small_batch < large <= n_train:
-        raise ConfigError(f"need small_batch < large_batch <= training images, got {cfg.small_batch}, "
-                          f"{large}, {n_train}")
-    timing_batches = (2, 32, 512) if cfg.quick else cfg.timing_batches
+        raise ConfigError(f"need small_batch < large_batch <= training images, got "
+                          f"{cfg.small_batch}, {large}, {n_train}")
     min_batch = 2 if _has_batch_norm(probe) else 1  # BN needs two examples to normalise over
-    timing_batches = sorted({max(b, min_batch) for b in timing_batches})
-    min_seconds = min(cfg.timing_seconds, 0.2) if cfg.quick else cfg.timing_seconds
+    timing_batches = sorted({max(b, min_batch) for b in cfg.timing_batches})
+    min_seconds = cfg.timing_seconds
     lo_updates, hi_updates = cfg.timing_updates
 
     train = load("fashion-mnist", split="train", limit=max(n_train, max(timing_batches)))
-    test = load("fashion-mnist", split="test", limit=1000 if cfg.quick else None)
+    test = load("fashion-mnist", split="test", limit=cfg.test_images)
 
     # 1) time per update and per epoch against batch size
     timing = []
@@ -193,13 +163,15 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     for label, b in (("small", cfg.small_batch), ("large", large)):
         torch.manual_seed(cfg.seed)
         model = _build(name)
-        fit = fit_classifier(model, acc_train, test, optimizer="sgd", lr=_lr_for(cfg, b), epochs=epochs,
-                             batch_size=b, seed=cfg.seed, progress=False, device=str(device))
+        fit = fit_classifier(model, acc_train, test, optimizer="sgd", lr=_lr_for(cfg, b),
+                             epochs=epochs, batch_size=b, seed=cfg.seed, progress=False,
+                             device=str(device))
         train_eval = fit.trainer.evaluate(fit.trainer.train_data)
         runs[label] = {"batch": b, "fit": fit, "model": model, "train": train_eval}
 
-    metrics: dict[str, float] = {"threads": float(torch.get_num_threads()), "epochs": float(epochs),
-                                 "train_images": float(n_train), "cuda": float(device.type == "cuda")}
+    metrics: dict[str, float] = {"threads": float(torch.get_num_threads()),
+                                 "epochs": float(epochs), "train_images": float(n_train),
+                                 "cuda": float(device.type == "cuda")}
     fastest = min(timing, key=lambda row: row["seconds_per_epoch"])["batch_size"]
     metrics["fastest_epoch_batch"] = float(fastest)
     for row in timing:
@@ -220,17 +192,21 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
         # measured, not estimated: the mean wall-clock seconds of one training epoch
         metrics[f"{label}_batch_measured_seconds_per_epoch"] = (
             sum(row["seconds"] for row in fit.history.rows) / len(fit.history.rows))
-    history = [{"epoch": a["epoch"], "small_train_loss": a["train_loss"], "large_train_loss": b["train_loss"],
-                "small_val_accuracy": a["val_accuracy"], "large_val_accuracy": b["val_accuracy"]}
-               for a, b in zip(runs["small"]["fit"].history.rows, runs["large"]["fit"].history.rows)]
+    history = [{"epoch": a["epoch"], "small_train_loss": a["train_loss"],
+                "large_train_loss": b["train_loss"], "small_val_accuracy": a["val_accuracy"],
+                "large_val_accuracy": b["val_accuracy"]}
+               for a, b in zip(runs["small"]["fit"].history.rows,
+                               runs["large"]["fit"].history.rows)]
     figures = _plot(out_dir, name, timing, runs)
     return LessonResult(NAME, metrics, figures, history,
-                        claim=(f"{name}: a bigger batch costs more per update; of B = {timing_batches[0]} ... "
-                               f"{timing_batches[-1]} the epoch was fastest at B = {fastest} on this {device.type}; "
-                               f"at equal epochs (lr policy {cfg.lr_scaling!r}) batch {cfg.small_batch} reaches "
-                               f"a higher test accuracy than batch {large}"),
+                        claim=(f"{name}: a bigger batch costs more per update; of B = "
+                               f"{timing_batches[0]} ... {timing_batches[-1]} the epoch was "
+                               f"fastest at B = {fastest} on this {device.type}; at equal epochs "
+                               f"(lr policy {cfg.lr_scaling!r}) batch {cfg.small_batch} reaches a "
+                               f"higher test accuracy than batch {large}"),
                         tables={"timing": timing,
-                                "accuracy": [{"batch_size": r["batch"], "lr": _lr_for(cfg, r["batch"]),
+                                "accuracy": [{"batch_size": r["batch"],
+                                              "lr": _lr_for(cfg, r["batch"]),
                                               "updates": r["fit"].trainer.step,
                                               "train_accuracy": r["train"]["accuracy"],
                                               "test_accuracy": r["fit"].test["accuracy"]}
@@ -239,7 +215,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
 
 
 def _plot(out_dir: Path, name: str, timing: list[dict], runs: dict) -> list[str]:
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = subplots(1, 3, figsize=(15, 4))
     bs = [row["batch_size"] for row in timing]
     axes[0].loglog(bs, [row["seconds_per_update"] for row in timing], "o-")
     axes[0].set_xlabel("batch size B")
@@ -252,14 +228,11 @@ def _plot(out_dir: Path, name: str, timing: list[dict], runs: dict) -> list[str]
     for label, style in (("small", "C0"), ("large", "C3")):
         rows = runs[label]["fit"].history.rows
         ep = [r["epoch"] for r in rows]
-        axes[2].plot(ep, [r["train_accuracy"] for r in rows], style + "-", label=f"B={runs[label]['batch']} train")
-        axes[2].plot(ep, [r["val_accuracy"] for r in rows], style + "--", label=f"B={runs[label]['batch']} test")
+        b = runs[label]["batch"]
+        axes[2].plot(ep, [r["train_accuracy"] for r in rows], style + "-", label=f"B={b} train")
+        axes[2].plot(ep, [r["val_accuracy"] for r in rows], style + "--", label=f"B={b} test")
     axes[2].set_xlabel("epoch")
     axes[2].set_ylabel("accuracy")
     axes[2].set_title("equal epochs: small vs large batch")
     axes[2].legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "batch_size.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, out_dir / "batch_size.png")]

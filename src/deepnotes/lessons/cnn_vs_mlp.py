@@ -19,21 +19,17 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from deepnotes.data import load  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.lessons.common import cpu_threads  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.nn import Conv2d  # noqa: E402
-from deepnotes.runtime import seed_everything  # noqa: E402
-from deepnotes.tasks.classification import cosine_over, fit_classifier, fit_metrics  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import load
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.nn import Conv2d
+from deepnotes.runtime import seed_everything
+from deepnotes.tasks.classification import cosine_over, fit_classifier, fit_metrics
+from deepnotes.train.checkpoint import save_model
 
 NAME = "cnn-vs-mlp"
 SUMMARY = "dense vs conv parameter counts; a CNN beats an equal-size MLP on Fashion-MNIST (C1)"
@@ -41,15 +37,16 @@ CONCEPTS = ("C1", "C4", "C6")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 6,000 training images, 2 epochs, 2,000 test images (tests)
+class Config(LessonConfig):
+    QUICK = {"train_images": 6000, "test_images": 2000, "epochs": 2}
+
+    train_images: int | None = None  # training images (None: all 60,000)
+    test_images: int | None = None  # test images (None: all 10,000)
     cnn: str = "lenet-modern"  # registered CNN to compare (lenet | lenet-modern | resnet)
     epochs: int = 10  # passes over the training images (both networks)
     batch_size: int = 128  # minibatch size
     optimizer: str = "adam"  # optimizer of both networks
     lr: float = 2e-3  # peak learning rate, cosine-decayed to 0 over the run
-    threads: int = 1  # torch CPU threads (1: fastest on a shared 2-core CPU; 0: torch default)
-    seed: int = 0  # controls initialisation and shuffling
     device: str = "auto"  # cpu | cuda | auto
     progress: bool | None = None  # progress bar (None: only on a terminal)
 
@@ -102,16 +99,10 @@ def mlp_hidden_for(budget: int, inputs: int = 784, classes: int = 10) -> int:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with cpu_threads(cfg.threads):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
     table = parameter_table()
-    n_train = 6000 if cfg.quick else None
-    epochs = min(cfg.epochs, 2) if cfg.quick else cfg.epochs
-    train = load("fashion-mnist", split="train", limit=n_train)
-    test = load("fashion-mnist", split="test", limit=2000 if cfg.quick else None)
+    epochs = cfg.epochs
+    train = load("fashion-mnist", split="train", limit=cfg.train_images)
+    test = load("fashion-mnist", split="test", limit=cfg.test_images)
     steps_per_epoch = -(-len(train) // cfg.batch_size)
 
     seed_everything(cfg.seed)
@@ -141,7 +132,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
                                           and r["conv_formula"] == r["conv_measured"]
                                           for r in table))
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     labels = {"cnn": f"CNN {cfg.cnn} ({metrics['cnn_parameters']:,.0f} params)",
               "mlp": f"MLP 784-{hidden}-10 ({metrics['mlp_parameters']:,.0f} params)"}
     for name, fit in fits.items():
@@ -154,13 +145,10 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8)
     fig.suptitle("Same parameter budget, same training: convolution vs dense")
-    fig.tight_layout()
-    path = out_dir / "cnn_vs_mlp.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir / "cnn_vs_mlp.png")
 
     return LessonResult(
-        NAME, metrics, [str(path)], fits["cnn"].history.rows,
+        NAME, metrics, [path], fits["cnn"].history.rows,
         claim=(f"a dense layer needs (HWC)·n+n parameters, a conv layer O·C·k²+O; the CNN "
                f"({metrics['cnn_parameters']:,.0f} params) beats an MLP with "
                f"{metrics['mlp_parameters']:,.0f} params"),

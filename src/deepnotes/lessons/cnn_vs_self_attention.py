@@ -10,10 +10,12 @@ Measured (full mode, seed 0, 10,000 test images): CNN − ViT test accuracy 0.08
 images (0.748 vs 0.662), 0.075 with 1,000, 0.057 with 4,000 and 0.040 with 16,000 (0.891 vs
 0.851); the CNN has 9,098 parameters, the ViT 41,674.
 
-Both models are trained from scratch on the first ``n`` images of one fixed shuffle of the
-first ``2·max(sizes)`` training images (nested subsets) and tested on the same test images. Budget: ``epochs_small``
-passes over the smallest set scaled to a fixed number of optimizer steps per size
-(``steps = clip(epochs · n / B, min_steps, max_steps)``), Adam with cosine decay.
+Both models (``small-cnn`` and ``small-vit`` in :mod:`deepnotes.models`) are trained from
+scratch on the first ``n`` images of one fixed shuffle of the first ``2·max(sizes)`` training
+images (nested subsets) and tested on the same test images. Budget: ``epochs`` passes over each
+set, clipped to a number of optimizer steps between ``min_steps`` and ``max_steps``
+(``steps = clip(epochs · n / B, min_steps, max_steps)``), Adam with cosine decay. Quick mode:
+sizes 100 and 2,000, B = 32, 4 epochs clipped to 60..200 steps, 1,000 test images.
 
 Data: Fashion-MNIST (``/usr/share/datasets/fashion-mnist``).
 
@@ -22,26 +24,21 @@ Notes: A8, C1, C4, A4, A5, A6.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 
 from deepnotes.data import load
+from deepnotes.figures import save_figure, subplots
 from deepnotes.functional import cross_entropy
-from deepnotes.lessons.base import LessonResult
-from deepnotes.nn import Conv2d, LayerNorm, MaxPool2d, ReLU, TransformerEncoderBlock
-from deepnotes.nn.positional import LearnedPositionalEmbedding
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
 from deepnotes.optim import CosineAnnealingLR, create_optimizer
-from deepnotes.runtime import seed_everything, torch_threads
+from deepnotes.runtime import seed_everything
 from deepnotes.train.checkpoint import save_model
 
 NAME = "cnn-vs-self-attention"
@@ -50,8 +47,12 @@ CONCEPTS = ("A8", "C1", "C4", "A4", "A5", "A6")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # sizes 100 and 2,000, short budget, 1,000 test images (tests)
+class Config(LessonConfig):
+    # quick: sizes 100 and 2,000, a short budget (B = 32, 4 epochs, 60..200 steps), 1,000 test
+    # images (tests)
+    QUICK = {"sizes": (100, 2000), "test_size": 1000, "batch_size": 32, "epochs": 4,
+             "min_steps": 60, "max_steps": 200}
+
     sizes: tuple[int, ...] = (250, 1000, 4000, 16000)  # training-set sizes n (nested subsets)
     test_size: int = 10000  # test images
     epochs: int = 20  # passes over a set, before the step limits below
@@ -64,63 +65,14 @@ class Config:
     heads: int = 4  # ViT attention heads
     layers: int = 2  # ViT encoder blocks (pre-LN)
     channels: tuple[int, int] = (8, 16)  # CNN channels of its two 3×3 conv layers
-    threads: int = 1  # torch CPU threads
-    seed: int = 0  # subset shuffle, initialisation, batch order
 
 
-class SmallCNN(nn.Module):
-    """Two 3×3 conv + ReLU + 2×2 max-pool stages, then a linear classifier.
-
-    Each output sees a fixed 3×3 neighbourhood, with one kernel shared by all positions.
-    """
-
-    def __init__(self, channels: tuple[int, int] = (8, 16), classes: int = 10) -> None:
-        super().__init__()
-        c1, c2 = channels
-        self.features = nn.Sequential(
-            Conv2d(1, c1, 3, padding=1), ReLU(), MaxPool2d(2),  # (B, c1, 14, 14)
-            Conv2d(c1, c2, 3, padding=1), ReLU(), MaxPool2d(2))  # (B, c2, 7, 7)
-        self.fc = nn.Linear(c2 * 7 * 7, classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc(self.features(x).flatten(1))
-
-
-class SmallViT(nn.Module):
-    r"""Patches as tokens: linear patch embedding + learned positions, pre-LN encoder blocks,
-    mean pooling, linear classifier.
-
-    .. math::
-        z_i = W_p\,\mathrm{vec}(x_{\text{patch } i}) + b_p + e_i, \quad
-        h = \mathrm{Enc}^{L}(z), \quad \hat y = W_c\,\mathrm{LN}(\tfrac{1}{N}\textstyle\sum_i h_i)
-
-    Every patch attends to every other: the receptive field is learned, not fixed.
-    """
-
-    def __init__(self, patch: int = 7, embed_dim: int = 48, heads: int = 4, layers: int = 2,
-                 classes: int = 10, image: int = 28) -> None:
-        super().__init__()
-        if image % patch:
-            raise ValueError(f"patch ({patch}) must divide the image side ({image})")
-        self.patch = patch
-        tokens = (image // patch) ** 2
-        self.embed = nn.Linear(patch * patch, embed_dim)  # W_p, b_p
-        self.pos = LearnedPositionalEmbedding(tokens, embed_dim)  # e_i
-        self.blocks = nn.ModuleList(
-            TransformerEncoderBlock(embed_dim, heads, 2 * embed_dim, norm_first=True)
-            for _ in range(layers))
-        self.norm = LayerNorm(embed_dim)
-        self.fc = nn.Linear(embed_dim, classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        b, p = x.shape[0], self.patch
-        # cut (B, 1, 28, 28) into non-overlapping p×p patches, one row each
-        patches = x.unfold(2, p, p).unfold(3, p, p)  # (B, 1, 28/p, 28/p, p, p)
-        patches = patches.reshape(b, -1, p * p)  # (B, N, p²)
-        h = self.pos(self.embed(patches))  # (B, N, d)
-        for blk in self.blocks:
-            h = blk(h)
-        return self.fc(self.norm(h.mean(dim=1)))  # (B, classes)
+def make_model(cfg: Config, name: str) -> nn.Module:
+    """``"cnn"``: deepnotes.models ``small-cnn``; ``"vit"``: ``small-vit``, sized by ``cfg``."""
+    if name == "cnn":
+        return create("small-cnn", channels=cfg.channels)
+    return create("small-vit", patch=cfg.patch, embed_dim=cfg.embed_dim, heads=cfg.heads,
+                  layers=cfg.layers)
 
 
 def _steps(cfg: Config, n: int) -> int:
@@ -158,16 +110,9 @@ def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(max(1, cfg.threads)):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    if cfg.quick:
-        cfg = dataclasses.replace(cfg, sizes=(100, 2000), test_size=1000, batch_size=32,
-                                  epochs=4, min_steps=60, max_steps=200)
     sizes = tuple(sorted(cfg.sizes))
-    train = load("fashion-mnist", split="train", limit=2 * max(sizes) if max(sizes) < 20000 else None)
+    limit = 2 * max(sizes) if max(sizes) < 20000 else None
+    train = load("fashion-mnist", split="train", limit=limit)
     test = load("fashion-mnist", split="test", limit=cfg.test_size)
     perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed))
     xs, ys = train.x[perm], train.y[perm]
@@ -177,8 +122,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
         row = {"train_size": n, "steps": steps, "epochs": steps * cfg.batch_size / n}
         for name in ("cnn", "vit"):
             seed_everything(cfg.seed)
-            model = (SmallCNN(cfg.channels) if name == "cnn" else
-                     SmallViT(cfg.patch, cfg.embed_dim, cfg.heads, cfg.layers))
+            model = make_model(cfg, name)
             secs = _train(model, xs[:n], ys[:n], steps, cfg, cfg.seed)
             row[f"{name}_test_accuracy"] = _accuracy(model, test.x, test.y)
             row[f"{name}_train_accuracy"] = _accuracy(model, xs[:n], ys[:n])
@@ -204,7 +148,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
         "train_seconds": float(sum(r["cnn_seconds"] + r["vit_seconds"] for r in rows)),
     }
 
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4))
+    fig, axes = subplots(1, 2, figsize=(10.5, 4))
     ns = [r["train_size"] for r in rows]
     axes[0].semilogx(ns, [r["cnn_test_accuracy"] for r in rows], "o-",
                      label=f"CNN ({metrics['cnn_parameters']:,.0f} params)")
@@ -218,15 +162,12 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     axes[1].set_xlabel("training images n")
     axes[1].set_ylabel("CNN − ViT test accuracy")
     fig.suptitle("Fixed receptive field (CNN) vs learned one (self-attention) as data grows")
-    fig.tight_layout()
-    path = out_dir / "cnn_vs_self_attention.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir / "cnn_vs_self_attention.png")
 
     claim = (f"with {first['train_size']:,} training images the CNN beats self-attention by "
              f"{first['gap']:.3f} ({first['cnn_test_accuracy']:.3f} vs "
              f"{first['vit_test_accuracy']:.3f}); with {final['train_size']:,} the gap is "
              f"{final['gap']:.3f} ({final['cnn_test_accuracy']:.3f} vs "
              f"{final['vit_test_accuracy']:.3f})")
-    return LessonResult(NAME, metrics, [str(path)], rows, claim=claim, tables={"sizes": rows},
+    return LessonResult(NAME, metrics, [path], rows, claim=claim, tables={"sizes": rows},
                         checkpoint=save_model(last["vit"], out_dir))

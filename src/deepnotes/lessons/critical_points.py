@@ -30,13 +30,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from deepnotes.analysis import (  # noqa: E402
+from deepnotes.analysis import (
     analyse_critical_point,
     escape_direction,
     find_critical_point,
@@ -44,12 +40,12 @@ from deepnotes.analysis import (  # noqa: E402
     loss_along,
     set_flat_params,
 )
-from deepnotes.data import load  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.nn import MSELoss  # noqa: E402
-from deepnotes.optim import create_optimizer  # noqa: E402
-from deepnotes.runtime import torch_threads  # noqa: E402
+from deepnotes.data import load
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.nn import MSELoss
+from deepnotes.optim import create_optimizer
 
 NAME = "critical-points"
 SUMMARY = "Stalled training: Hessian eigenvalues, saddle vs minimum, minimum ratio, escape (O1)"
@@ -57,8 +53,11 @@ CONCEPTS = ("O1",)
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 6 nets (widths 3 and 4, one seed), shorter searches (tests)
+class Config(LessonConfig):
+    # quick: 6 nets (widths 3 and 4, one seed per setting), at most 25 Hessians a search (tests)
+    QUICK = {"widths": (3, 4), "nets_per_setting": 1, "search_iters": 25}
+
+    seed: int = 0  # base seed: net k uses seed·10000 + k
     widths: tuple[int, ...] = (3, 4, 6, 8, 12, 16)  # hidden units of the 10-h-1 tanh nets
     train_steps: tuple[int, ...] = (100, 300, 1000)  # phase-1 Adam steps (training "stalls")
     nets_per_setting: int = 4  # seeds per (width, steps) pair
@@ -67,7 +66,6 @@ class Config:
     grad_tol: float = 1e-10  # a point is critical when ‖∇L‖ ≤ grad_tol
     search_iters: int = 50  # phase-2 Hessians at most
     escape_steps: int = 300  # gradient-descent steps from the saddle and from θ + α·u
-    seed: int = 0  # base seed: net k uses seed·10000 + k
 
 
 _KINDS = {"saddle point": "saddles", "local minimum": "minima", "local maximum": "maxima",
@@ -104,17 +102,11 @@ def _gradient_descent(model, closure, lr: float, steps: int) -> list[float]:
     return losses
 
 
-
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(1):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    widths = (3, 4) if cfg.quick else cfg.widths
+    widths = cfg.widths
     steps_list = cfg.train_steps
-    per_setting = 1 if cfg.quick else cfg.nets_per_setting
-    search_iters = min(cfg.search_iters, 25) if cfg.quick else cfg.search_iters
+    per_setting = cfg.nets_per_setting
+    search_iters = cfg.search_iters
     data = load("diabetes", split="train", standardize_target=True)
     x, y = data.x.double(), data.y.double()
 
@@ -229,7 +221,7 @@ def _escape(cfg: Config, rows, thetas, x, y):
 
 
 def _scatter(rows, out_dir: Path) -> str:
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = subplots(figsize=(6.5, 4.5))
     colours = {"saddle point": "tab:red", "local minimum": "tab:blue",
                "degenerate": "tab:grey", "local maximum": "tab:green"}
     for kind, colour in colours.items():
@@ -242,16 +234,11 @@ def _scatter(rows, out_dir: Path) -> str:
     ax.set_ylabel("training loss at the point")
     ax.set_title("Where training stalls (filled: ‖∇L‖ ≤ 1e-10; hollow: stalled)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "critical_points_scatter.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, out_dir / "critical_points_scatter.png")
 
 
 def _escape_figure(curves, escape, out_dir: Path) -> str:
-    path = out_dir / "critical_points_escape.png"
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4.2))
     if curves is not None:
         a = curves["alphas"]
         drop = curves["along_u"] - curves["loss"]
@@ -271,7 +258,4 @@ def _escape_figure(curves, escape, out_dir: Path) -> str:
         ax2.set_ylabel("training loss")
         ax2.set_title("Escaping the saddle")
         ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, out_dir / "critical_points_escape.png")

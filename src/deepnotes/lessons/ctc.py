@@ -13,7 +13,10 @@ Data: sklearn's 8x8 handwritten digits (``deepnotes.data.load("digits")``; no do
 sequence glues 3-5 random digit images side by side with 0-2 empty columns between them (and at
 the ends); each image column (8 grey values) is one frame, so a string is 24-50 frames long and
 the frame-to-digit alignment is never given. Training strings use the digits' training split,
-test strings only its test split (images never seen in training).
+test strings only its test split (images never seen in training). The reader is the registry's
+``ctc-reader`` model (:mod:`deepnotes.models.ctc_reader`).
+
+Notes: R10.
 """
 
 from __future__ import annotations
@@ -22,27 +25,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+import torch.nn.functional as TF
+from matplotlib.ticker import MaxNLocator
+from torch import Tensor, nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as TF  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from deepnotes.data import MiniBatches, load  # noqa: E402
-from deepnotes.decoding import ctc_best_path, ctc_prefix_beam_search  # noqa: E402
-from deepnotes.errors import ConfigError  # noqa: E402
-from deepnotes.functional import ctc_loss, log_softmax  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.metrics import label_error_rate  # noqa: E402
-from deepnotes.nn import LSTM  # noqa: E402
-from deepnotes.optim import create_optimizer  # noqa: E402
-from deepnotes.runtime import torch_threads  # noqa: E402
-from deepnotes.tasks.classification import cosine_over  # noqa: E402
-from deepnotes.train import TrainConfig, Trainer  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import MiniBatches, load
+from deepnotes.decoding import ctc_best_path, ctc_prefix_beam_search
+from deepnotes.errors import ConfigError
+from deepnotes.figures import save_figure, subplots
+from deepnotes.functional import ctc_loss
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.metrics import label_error_rate
+from deepnotes.models import create
+from deepnotes.optim import create_optimizer
+from deepnotes.tasks.classification import cosine_over
+from deepnotes.train import TrainConfig, Trainer
+from deepnotes.train.checkpoint import save_model
 
 NAME = "ctc"
 SUMMARY = ("BiLSTM + CTC reads unsegmented digit strings: label error rate ≪ 1.0, "
@@ -53,8 +52,9 @@ BLANK = 0  # class 0 is the blank; digit d is class d + 1
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 1,000 training strings, 3 epochs, 150 test strings (tests)
+class Config(LessonConfig):
+    QUICK = {"train_strings": 1000, "test_strings": 150, "epochs": 3}  # seconds (tests)
+
     train_strings: int = 8000  # training sequences (built from the digits' training split)
     test_strings: int = 500  # test sequences (built from the test split only)
     min_digits: int = 3  # digits per string, at least
@@ -66,9 +66,7 @@ class Config:
     batch_size: int = 16  # strings per minibatch
     lr: float = 2e-2  # Adam peak learning rate, cosine-decayed to 0 over the run
     grad_clip: float = 5.0  # global gradient-norm clipping (O11)
-    beam_width: int = 8  # prefix beam search width
-    threads: int = 1  # torch CPU threads (1: fastest on a shared 2-core CPU)
-    seed: int = 0  # controls the strings, initialisation and shuffling
+    beam_size: int = 8  # prefix beam search: prefixes kept per frame
 
 
 def make_strings(images: Tensor, labels: Tensor, n: int, min_digits: int, max_digits: int,
@@ -115,31 +113,6 @@ def make_strings(images: Tensor, labels: Tensor, n: int, min_digits: int, max_di
     return frames, lengths, tg, torch.tensor([len(t) for t in targets])
 
 
-class CTCReader(nn.Module):
-    r"""Standardise the frames, a BiLSTM over them, then linear + log-softmax per frame.
-
-    :math:`\log y^t = \mathrm{log\_softmax}(W [\overrightarrow{h}_t; \overleftarrow{h}_t] + b)`
-    over the blank and the labels, with the LSTM reading :math:`(x_t - \mu) / \sigma`
-    (:math:`\mu, \sigma`: buffers set from the training frames; without it the LSTM sat on
-    the all-blank plateau far longer).
-
-    Shape:
-        - Input: ``(B, T, F)``. Output: per-frame log-probabilities ``(B, T, C)``.
-    """
-
-    def __init__(self, in_features: int, hidden: int, num_classes: int, layers: int = 1) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(in_features))
-        self.register_buffer("std", torch.ones(in_features))
-        self.rnn = LSTM(in_features, hidden, num_layers=layers, bidirectional=True,
-                        batch_first=True)
-        self.head = nn.Linear(2 * hidden, num_classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        h, _ = self.rnn((x - self.mean) / self.std)  # (B, T, 2H)
-        return log_softmax(self.head(h), dim=-1)  # (B, T, C)
-
-
 def _loss_step(model: nn.Module, loss_fn, batch):
     x, x_len, y, y_len = batch
     x = x[:, : int(x_len.max())]  # drop the padding no string of this batch reaches
@@ -148,17 +121,17 @@ def _loss_step(model: nn.Module, loss_fn, batch):
     return loss_fn(lp, y, x_len, y_len), None, None
 
 
-def _decode(model: nn.Module, frames: Tensor, lengths: Tensor, beam_width: int | None
+def _decode(model: nn.Module, frames: Tensor, lengths: Tensor, beam_size: int | None
             ) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]] | None, Tensor]:
-    """Best-path and (unless ``beam_width`` is None) prefix-beam labellings, and the outputs."""
+    """Best-path and (unless ``beam_size`` is None) prefix-beam labellings, and the outputs."""
     model.eval()
     with torch.no_grad():
         lp = model(frames).transpose(0, 1)  # (T, B, C)
     best = ctc_best_path(lp, lengths, blank=BLANK)
-    if beam_width is None:
+    if beam_size is None:
         return best, None, lp
     beam = [r[0][0] if r else () for r in
-            ctc_prefix_beam_search(lp, beam_width, lengths, blank=BLANK, top_k=1)]
+            ctc_prefix_beam_search(lp, beam_size, lengths, blank=BLANK, top_k=1)]
     return best, beam, lp
 
 
@@ -178,14 +151,7 @@ def _time_losses(lp: Tensor, y: Tensor, x_len: Tensor, y_len: Tensor, repeats: i
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(max(1, cfg.threads)):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
     n_train, n_test, epochs = cfg.train_strings, cfg.test_strings, cfg.epochs
-    if cfg.quick:
-        n_train, n_test, epochs = 1000, 150, 3
     g = torch.Generator().manual_seed(cfg.seed)
     train_img, test_img = load("digits", split="train"), load("digits", split="test")
     make = {"min_digits": cfg.min_digits, "max_digits": cfg.max_digits, "max_gap": cfg.max_gap,
@@ -195,7 +161,8 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     num_classes = 11  # blank + 10 digits
 
     torch.manual_seed(cfg.seed)
-    model = CTCReader(train[0].shape[2], cfg.hidden, num_classes, cfg.layers)
+    model = create("ctc-reader", in_features=train[0].shape[2], hidden=cfg.hidden,
+                   num_classes=num_classes, layers=cfg.layers)
     # μ, σ of the training frames (padding excluded), one per feature
     used = torch.arange(train[0].shape[1]) < train[1].unsqueeze(1)  # (N, T)
     model.mean.copy_(train[0][used].mean(0))
@@ -212,7 +179,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     frames, lengths, targets, target_lengths = test
     refs = [tuple(t[:n].tolist()) for t, n in zip(targets, target_lengths)]
     t0 = time.perf_counter()
-    best, beam, lp = _decode(model, frames, lengths, cfg.beam_width)
+    best, beam, lp = _decode(model, frames, lengths, cfg.beam_size)
     decode_seconds = time.perf_counter() - t0
     tr_frames, tr_lengths, tr_targets, tr_tl = (t[:n_test] for t in train)
     tr_best, _, _ = _decode(model, tr_frames, tr_lengths, None)
@@ -247,7 +214,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
                 for r, b, m in list(zip(refs, best, beam))[:10]]
     claim = (f"trained only on (frames, digit string) pairs, the BiLSTM + CTC reader transcribes "
              f"unseen strings with label error rate {metrics['ler_best_path']:.3f} (best path) and "
-             f"{metrics['ler_prefix_beam']:.3f} (prefix beam, k = {cfg.beam_width}) against "
+             f"{metrics['ler_prefix_beam']:.3f} (prefix beam, k = {cfg.beam_size}) against "
              f"{metrics['ler_empty_output']:.1f} for the empty output")
     return LessonResult(NAME, metrics, figures, history.rows, claim=claim,
                         tables={"examples": examples}, checkpoint=save_model(model, out_dir))
@@ -255,7 +222,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
 
 def _plot(out_dir: Path, rows: list[dict], frames: Tensor, lengths: Tensor, lp: Tensor,
           refs: list, best: list, beam: list) -> list[str]:
-    fig, axes = plt.subplots(3, 1, figsize=(9, 7.5), gridspec_kw={"height_ratios": [1, 1, 1.2]})
+    fig, axes = subplots(3, 1, figsize=(9, 7.5), gridspec_kw={"height_ratios": [1, 1, 1.2]})
     ax = axes[0]
     ax.plot([r["epoch"] for r in rows], [r["train_loss"] for r in rows], "o-", label="train")
     ax.plot([r["epoch"] for r in rows], [r["val_loss"] for r in rows], "s--", label="test")
@@ -285,8 +252,4 @@ def _plot(out_dir: Path, rows: list[dict], frames: Tensor, lengths: Tensor, lp: 
     ax.set_title(f"per-frame outputs: spikes, blank elsewhere; best path {best0!r}, "
                  f"prefix beam {beam0!r}")
     ax.legend(fontsize=7, ncol=4)
-    fig.tight_layout()
-    path = out_dir / "ctc.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, out_dir / "ctc.png")]

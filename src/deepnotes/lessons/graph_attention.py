@@ -26,29 +26,28 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+import torch.nn.functional as TF
+from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as TF  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from deepnotes import functional as F  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.nn import MultiHeadAttention  # noqa: E402
-from deepnotes.runtime import torch_threads  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes import functional as F
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.models.graph_attention import MODES
+from deepnotes.train.checkpoint import save_model
 
 NAME = "graph-attention"
 SUMMARY = "self-attention restricted to graph edges beats full attention and an MLP on an SBM (A9)"
 CONCEPTS = ("A9", "A4", "A5")
-MODES = ("mlp", "full", "graph")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 2 graphs, 60 epochs (tests)
+class Config(LessonConfig):
+    # quick: 2 graphs, 60 epochs (tests)
+    QUICK = {"repeats": 2, "epochs": 60}
+
+    seed: int = 0  # first seed; figures show this graph
     communities: int = 4  # classes = blocks of the stochastic block model
     nodes_per_community: int = 50  # nodes in each block
     p_in: float = 0.1  # edge probability inside a block
@@ -63,7 +62,6 @@ class Config:
     lr: float = 0.01  # Adam learning rate
     weight_decay: float = 5e-4  # L2 on all parameters
     repeats: int = 10  # graphs (seeds seed, seed+1, ...) the accuracies are averaged over
-    seed: int = 0  # first seed; figures show this graph
 
 
 def stochastic_block_model(cfg: Config, seed: int) -> dict[str, Tensor]:
@@ -84,46 +82,17 @@ def stochastic_block_model(cfg: Config, seed: int) -> dict[str, Tensor]:
     return {"x": x, "y": y, "edges": edges, "train": is_train, "test": ~is_train}
 
 
-class NodeClassifier(nn.Module):
-    """Encoder, ``layers`` residual mixing blocks, linear read-out.
-
-    ``mode="graph"``: each block is multi-head self-attention over the nodes with the graph's
-    keep mask (node i sees its neighbours and itself); ``"full"``: the same without a mask;
-    ``"mlp"``: a dense layer per node instead (the graph is never looked at).
-    """
-
-    def __init__(self, cfg: Config, mode: str) -> None:
-        super().__init__()
-        self.mode = mode
-        self.encode = nn.Linear(cfg.feature_dim, cfg.hidden)
-        if mode == "mlp":
-            self.mix = nn.ModuleList(nn.Linear(cfg.hidden, cfg.hidden) for _ in range(cfg.layers))
-        else:
-            self.mix = nn.ModuleList(MultiHeadAttention(cfg.hidden, cfg.heads)
-                                     for _ in range(cfg.layers))
-        self.readout = nn.Linear(cfg.hidden, cfg.communities)
-
-    def forward(self, x: Tensor, keep: Tensor | None = None,
-                need_weights: bool = False) -> tuple[Tensor, list[Tensor]]:
-        h = torch.relu(self.encode(x)).unsqueeze(0)  # (1, N, C): the graph is one sequence
-        weights = []
-        for layer in self.mix:
-            if self.mode == "mlp":
-                out = layer(h)
-            else:
-                # torch's convention: attn_mask True = may NOT attend
-                mask = ~keep if self.mode == "graph" else None
-                out, w = layer(h, h, h, attn_mask=mask, need_weights=need_weights)
-                weights.append(w)
-            # h <- h + ReLU(mix(h))
-            h = h + torch.relu(out)
-        return self.readout(h[0]), weights  # (N, classes)
+def node_classifier(cfg: Config, mode: str):
+    """The lesson's network (deepnotes.models ``node-classifier``) for ``mode`` in ``MODES``:
+    ``graph`` attends along the edges, ``full`` to every node, ``mlp`` ignores the graph."""
+    return create("node-classifier", feature_dim=cfg.feature_dim, hidden=cfg.hidden,
+                  heads=cfg.heads, layers=cfg.layers, classes=cfg.communities, mode=mode)
 
 
 def train_one(cfg: Config, data: dict[str, Tensor], mode: str, seed: int,
               epochs: int) -> dict:
     torch.manual_seed(seed)
-    model = NodeClassifier(cfg, mode)
+    model = node_classifier(cfg, mode)
     keep = F.graph_mask(data["edges"], len(data["y"]))  # (N, N)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     x, y, tr, te = data["x"], data["y"], data["train"], data["test"]
@@ -148,7 +117,7 @@ def train_one(cfg: Config, data: dict[str, Tensor], mode: str, seed: int,
 
 def _figures(cfg: Config, data: dict[str, Tensor], first: dict, accs: dict,
              out_dir: Path) -> list[str]:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     names = {"mlp": "MLP\n(no graph)", "full": "full\nself-attention",
              "graph": "edge-masked\nattention"}
     colors = {"mlp": "0.5", "full": "C0", "graph": "C3"}
@@ -165,12 +134,9 @@ def _figures(cfg: Config, data: dict[str, Tensor], first: dict, accs: dict,
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("test accuracy (first graph)")
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    acc_path = out_dir / "graph_attention_accuracy.png"
-    fig.savefig(acc_path, dpi=110)
-    plt.close(fig)
+    acc_path = save_figure(fig, out_dir / "graph_attention_accuracy.png")
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    fig, axes = subplots(1, 3, figsize=(13, 4.2))
     keep = F.graph_mask(data["edges"], len(data["y"]))
     panels = [(keep.float(), "graph: node i sees j (nodes sorted by community)", "Greys"),
               (first["full"]["weights"][0][0].sqrt(), "full attention weights, layer 1", "Reds"),
@@ -182,21 +148,12 @@ def _figures(cfg: Config, data: dict[str, Tensor], first: dict, accs: dict,
         ax.set_xlabel("key node j")
         ax.set_ylabel("query node i")
     fig.suptitle("Attention along edges only (weights shown as sqrt for contrast)", fontsize=10)
-    fig.tight_layout()
-    heat_path = out_dir / "graph_attention_weights.png"
-    fig.savefig(heat_path, dpi=110)
-    plt.close(fig)
-    return [str(acc_path), str(heat_path)]
+    heat_path = save_figure(fig, out_dir / "graph_attention_weights.png")
+    return [acc_path, heat_path]
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(1):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    repeats = min(cfg.repeats, 2) if cfg.quick else cfg.repeats
-    epochs = min(cfg.epochs, 60) if cfg.quick else cfg.epochs
+    repeats, epochs = cfg.repeats, cfg.epochs
     accs: dict[str, list[float]] = {m: [] for m in MODES}
     table, first, first_data = [], None, None
     for r in range(repeats):

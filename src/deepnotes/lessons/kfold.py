@@ -14,31 +14,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, stdev
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from deepnotes.data import kfold_indices, load  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.tasks.classification import fit_classifier  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import kfold_indices, load
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.tasks.classification import fit_classifier
+from deepnotes.train.checkpoint import save_model
 
 NAME = "k-fold"
-SUMMARY = "5-fold cross-validation selects an MLP width on real digits; its pick is near the test optimum (G3)"
+SUMMARY = ("5-fold cross-validation selects an MLP width on real digits; its pick is near the test "
+           "optimum (G3)")
 CONCEPTS = ("G2", "G3")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 3 folds, 3 widths, fewer epochs (tests)
+class Config(LessonConfig):
+    QUICK = {"folds": 3, "widths": (1, 4, 64), "epochs": 15}
+
     folds: int = 5  # N in N-fold
     widths: tuple[int, ...] = (1, 2, 4, 16, 64, 256)  # candidate hidden widths
     epochs: int = 40  # epochs per training run
     test_size: int = 500  # digits held out as the test set
-    seed: int = 0
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
@@ -47,17 +45,15 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     perm = torch.randperm(len(digits), generator=gen)
     test = digits.subset(perm[: cfg.test_size])
     pool = digits.subset(perm[cfg.test_size:])
-    folds = 3 if cfg.quick else cfg.folds
-    widths = (1, 4, 64) if cfg.quick else cfg.widths
-    epochs = min(cfg.epochs, 15) if cfg.quick else cfg.epochs
+    folds = cfg.folds
 
     def train(width: int, train_ds, val_ds):
         model = create("mlp", in_features=64, hidden=(width,), num_classes=10)
-        return fit_classifier(model, train_ds, val_ds, optimizer="adam", lr=1e-2, epochs=epochs,
-                              batch_size=64, seed=cfg.seed, progress=False)
+        return fit_classifier(model, train_ds, val_ds, optimizer="adam", lr=1e-2,
+                              epochs=cfg.epochs, batch_size=64, seed=cfg.seed, progress=False)
 
     rows, final_models = [], {}
-    for w in widths:
+    for w in cfg.widths:
         scores = []
         for tr_idx, va_idx in kfold_indices(len(pool), folds, shuffle=True, seed=cfg.seed):
             fit = train(w, pool.subset(tr_idx), pool.subset(va_idx))
@@ -72,11 +68,12 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     chosen = max(rows, key=lambda r: r["cv_accuracy"])
     oracle = max(rows, key=lambda r: r["test_accuracy"])
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = subplots(figsize=(6.4, 4.2))
     ws = [r["width"] for r in rows]
     ax.errorbar(ws, [r["cv_accuracy"] for r in rows], yerr=[r["cv_std"] for r in rows], fmt="o-",
                 capsize=3, label=f"{folds}-fold CV accuracy")
-    ax.plot(ws, [r["test_accuracy"] for r in rows], "s--", label="test accuracy (not used to choose)")
+    ax.plot(ws, [r["test_accuracy"] for r in rows], "s--",
+            label="test accuracy (not used to choose)")
     ax.plot(ws, [r["train_accuracy"] for r in rows], "^:", label="training accuracy")
     ax.axvline(chosen["width"], color="k", lw=1, ls=":", label=f"CV choice: {chosen['width']}")
     ax.set_xscale("log", base=2)
@@ -84,10 +81,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     ax.set_ylabel("accuracy")
     ax.set_title("model selection on digits")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "kfold.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir / "kfold.png")
 
     smallest = rows[0]
     metrics = {
@@ -100,6 +94,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         "smallest_cv_accuracy": smallest["cv_accuracy"],
         "smallest_test_accuracy": smallest["test_accuracy"],
     }
-    return LessonResult(NAME, metrics, [str(path)], rows, tables={"widths": rows},
-                        claim="the width with the best N-fold CV accuracy has test accuracy near the best candidate's",
+    return LessonResult(NAME, metrics, [path], rows, tables={"widths": rows},
+                        claim="the width with the best N-fold CV accuracy has test accuracy near "
+                              "the best candidate's",
                         checkpoint=save_model(final_models[chosen["width"]], out_dir))

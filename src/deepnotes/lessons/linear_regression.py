@@ -14,35 +14,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from deepnotes.data import load  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.models.linear import gradient_descent, normal_equation  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import load
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.models.linear import gradient_descent, normal_equation
+from deepnotes.train.checkpoint import save_model
 
 NAME = "linear-regression"
-SUMMARY = "GD recovers the closed-form solution; too large a learning rate diverges, too small crawls (B2, B4)"
+SUMMARY = ("GD recovers the closed-form solution; too large a learning rate diverges, too small "
+           "crawls (B2, B4)")
 CONCEPTS = ("B2", "B3", "B4")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # fewer steps (tests)
-    steps: int = 5000  # gradient-descent steps for every learning rate (quick: 2000; 11 parameters, so both take well under a second)
+class Config(LessonConfig):
+    QUICK = {"steps": 2000}  # 11 parameters: both take well under a second
+
+    steps: int = 5000  # gradient-descent steps for every learning rate
     good_fraction: float = 0.9  # good lr = this × 2/λ_max
     small_fraction: float = 0.002  # too-small lr = this × 2/λ_max
     large_fraction: float = 1.05  # too-large lr = this × 2/λ_max (just past the border)
-    seed: int = 0
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    steps = min(2000, cfg.steps) if cfg.quick else cfg.steps
+    steps = cfg.steps
     ds = load("diabetes")
     x = ds.x.double()  # (N, d) standardised features
     y = ds.y.double().reshape(-1)  # (N,)
@@ -75,13 +73,14 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         "gd_good_bias_gap": abs(good["b"].item() - b_cf.item()),
         "gd_small_final_mse": runs["too small"]["loss"][-1].item(),
         # the loss falls fast along steep directions, so crawling shows in the weights
-        "gd_small_relative_weight_gap": (runs["too small"]["w"] - w_cf).norm().item() / w_cf.norm().item(),
+        "gd_small_relative_weight_gap":
+            (runs["too small"]["w"] - w_cf).norm().item() / w_cf.norm().item(),
         "gd_large_final_mse": runs["too large"]["loss"][-1].item(),
         "gd_large_initial_mse": runs["too large"]["loss"][0].item(),
         "steps": float(steps),
     }
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = subplots(figsize=(6.4, 4.2))
     for k, r in runs.items():
         ax.semilogy(r["loss"].clamp(max=1e12).numpy(), label=f"{k}: η = {lrs[k]:.3g}")
     ax.axhline(loss_cf, color="k", ls="--", lw=1, label=f"closed form {loss_cf:.4f}")
@@ -89,21 +88,20 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     ax.set_ylabel("training MSE (standardised target)")
     ax.set_title(f"diabetes: η border 2/λ_max = {lr_border:.3g}")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "lr_curves.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir / "lr_curves.png")
 
     # the GD solution as a model the CLI can load (`deepnotes eval`); its target is standardised
     model = create("linear-regression", in_features=x.shape[1])
     with torch.no_grad():
         model.linear.weight.copy_(good["w"].reshape(1, -1).float())
         model.linear.bias.copy_(good["b"].reshape(1).float())
-    history = [{"step": t, **{f"mse_{k.replace(' ', '_')}": r["loss"][t].item() for k, r in runs.items()}}
+    history = [{"step": t, **{f"mse_{k.replace(' ', '_')}": r["loss"][t].item()
+                              for k, r in runs.items()}}
                for t in range(0, steps + 1, max(1, steps // 100))]
     return LessonResult(
-        NAME, metrics, [str(path)], history,
-        claim="GD with η < 2/λ_max reaches the closed-form solution; η ≪ 2/λ_max crawls; η > 2/λ_max diverges.",
+        NAME, metrics, [path], history,
+        claim="GD with η < 2/λ_max reaches the closed-form solution; η ≪ 2/λ_max crawls; "
+              "η > 2/λ_max diverges.",
         tables={"weights": [{"feature": i, "closed_form": w_cf[i].item(), "gd": good["w"][i].item()}
                             for i in range(len(w_cf))]},
         checkpoint=save_model(model, out_dir),

@@ -20,20 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from deepnotes import functional as F  # noqa: E402
-from deepnotes.data import MiniBatches, load  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.optim import create_optimizer  # noqa: E402
-from deepnotes.runtime import torch_threads  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes import functional as F
+from deepnotes.data import MiniBatches, load
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.optim import create_optimizer
+from deepnotes.train.checkpoint import save_model
 
 NAME = "mse-vs-ce"
 SUMMARY = "MSE (softmax) is flat where cross-entropy is steep: stuck vs trained from bad start (O8)"
@@ -41,8 +37,10 @@ CONCEPTS = ("O8", "B3")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 4,000 training images, fewer steps (tests)
+class Config(LessonConfig):
+    # quick: 4,000 training and 1,000 test images, 2 epochs in part 2 (tests)
+    QUICK = {"train_images": 4000, "test_images": 1000, "epochs": 2}
+
     classes: tuple[int, int] = (7, 9)  # Fashion-MNIST labels: 7 sneaker, 9 ankle boot
     grid: int = 81  # points per axis of the (w, b) error-surface grid
     span: float = 10.0  # the grid covers w, b in [-span, span]
@@ -53,8 +51,8 @@ class Config:
     lr: float = 0.03  # part 2 SGD learning rate (both losses)
     epochs: int = 5  # part 2 epochs
     batch_size: int = 64  # part 2 minibatch size
-    seed: int = 0
-
+    train_images: int | None = None  # first training images of the two classes (None: 12,000)
+    test_images: int | None = None  # first test images of the two classes (None: all 2,000)
 
 
 def softmax_mse(logits: Tensor, target: Tensor) -> Tensor:
@@ -84,14 +82,9 @@ def _two_classes(split: str, classes: tuple[int, int], limit: int | None):
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(1):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
     torch.manual_seed(cfg.seed)
-    x_tr, y_tr = _two_classes("train", cfg.classes, 4000 if cfg.quick else None)
-    x_te, y_te = _two_classes("test", cfg.classes, 1000 if cfg.quick else None)
+    x_tr, y_tr = _two_classes("train", cfg.classes, cfg.train_images)
+    x_te, y_te = _two_classes("test", cfg.classes, cfg.test_images)
     # the direction between the class means and the midpoint: a 1-D feature for part 1
     mu0, mu1 = x_tr[y_tr == 0].mean(0), x_tr[y_tr == 1].mean(0)
     d, mid = mu1 - mu0, (mu0 + mu1) / 2
@@ -230,7 +223,7 @@ def _train(cfg: Config, loss_name: str, start: str, x_tr, y_tr, x_te, y_te, d, m
 
 
 def _part2(cfg: Config, x_tr, y_tr, x_te, y_te, d, mid):
-    epochs = min(cfg.epochs, 2) if cfg.quick else cfg.epochs
+    epochs = cfg.epochs
     metrics: dict[str, float] = {}
     curves = {}
     keep = None
@@ -262,7 +255,7 @@ def _part2(cfg: Config, x_tr, y_tr, x_te, y_te, d, mid):
 # ------------------------------------------------------------------------------- figures
 
 def _surface_figure(cfg: Config, toy, out_dir: Path) -> str:
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.8))
+    fig, axes = subplots(1, 2, figsize=(11.5, 4.8))
     W, B = torch.meshgrid(toy["ws"], toy["bs"], indexing="ij")
     titles = {"mse": "MSE of softmax vs one-hot", "ce": "cross-entropy"}
     for ax, name in zip(axes, ("mse", "ce")):
@@ -278,15 +271,11 @@ def _surface_figure(cfg: Config, toy, out_dir: Path) -> str:
         ax.set_title(titles[name])
         ax.legend(fontsize=8, loc="lower right")
     fig.suptitle("Error surfaces of the 2-parameter classifier (same data, same paths)")
-    fig.tight_layout()
-    path = out_dir / "mse_vs_ce_surfaces.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, out_dir / "mse_vs_ce_surfaces.png")
 
 
 def _training_figure(curves, out_dir: Path) -> str:
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = subplots(figsize=(6.5, 4.2))
     for (start, name), curve in curves.items():
         ax.plot([c[0] for c in curve], [c[1] for c in curve], "-" if start == "bad" else ":",
                 label=f"{name.upper()} from {start} start")
@@ -295,8 +284,4 @@ def _training_figure(curves, out_dir: Path) -> str:
     ax.set_yscale("log")
     ax.set_title("Softmax regression, same SGD, same steps")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "mse_vs_ce_training.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, out_dir / "mse_vs_ce_training.png")

@@ -27,17 +27,15 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from deepnotes import functional as F  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.runtime import torch_threads  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes import functional as F
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.models.kernel_regression import gaussian_scores
+from deepnotes.train.checkpoint import save_model
 
 NAME = "nadaraya-watson"
 SUMMARY = "attention pooling = kernel regression: average vs Gaussian kernel vs learned width (A2)"
@@ -45,8 +43,11 @@ CONCEPTS = ("A2", "A3")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 5 seeds instead of `repeats` (tests)
+class Config(LessonConfig):
+    # quick: 5 data sets instead of 50 (tests)
+    QUICK = {"repeats": 5}
+
+    seed: int = 0  # first seed; figures show this one
     n_train: int = 50  # training points (keys and values)
     noise_std: float = 0.5  # std of the noise on the training targets
     x_max: float = 5.0  # inputs uniform on [0, x_max)
@@ -54,45 +55,11 @@ class Config:
     epochs: int = 5  # full-batch SGD steps for the parametric kernel (d2l: 5)
     lr: float = 0.5  # SGD learning rate (d2l: 0.5)
     repeats: int = 50  # data sets (seeds seed, seed+1, ...) the numbers are averaged over
-    seed: int = 0  # first seed; figures show this one
 
 
 def true_curve(x: Tensor) -> Tensor:
     """d2l's target :math:`f(x) = 2\\sin x + x^{0.8}`."""
     return 2 * torch.sin(x) + x**0.8
-
-
-def gaussian_scores(queries: Tensor, keys: Tensor, w: Tensor | float = 1.0) -> Tensor:
-    """Attention scores of the Gaussian kernel: :math:`-((x - x_i)\\,w)^2 / 2`.
-
-    Shape:
-        - queries ``(Q,)``, keys ``(n,)`` or ``(Q, n)``. Output: ``(Q, n)``.
-    """
-    keys = keys if keys.dim() == 2 else keys.expand(queries.shape[0], -1)
-    # a(x, x_i) = -((x - x_i) w)^2 / 2
-    return -(((queries[:, None] - keys) * w) ** 2) / 2  # (Q, n)
-
-
-class NWKernelRegression(nn.Module):
-    """Parametric Nadaraya–Watson regression: one learnable kernel width ``w``.
-
-    :math:`f(x) = \\sum_i \\mathrm{softmax}_i(-((x - x_i) w)^2/2)\\, y_i`, computed as a batch
-    matrix product of the weights ``(Q, 1, n)`` with the values ``(Q, n, 1)``.
-    """
-
-    def __init__(self, w0: float = 1.0) -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor([float(w0)]))
-        self.attention_weights: Tensor | None = None
-
-    def forward(self, queries: Tensor, keys: Tensor, values: Tensor,
-                mask: Tensor | None = None) -> Tensor:
-        # α(x, x_i) = softmax_i(-((x - x_i) w)^2 / 2), masked keys at 0
-        alpha = F.masked_softmax(gaussian_scores(queries, keys, self.w), mask=mask)  # (Q, n)
-        self.attention_weights = alpha.detach()
-        values = values if values.dim() == 2 else values.expand(queries.shape[0], -1)
-        # f(x) = Σ_i α(x, x_i) y_i, as a batch matmul
-        return torch.bmm(alpha.unsqueeze(1), values.unsqueeze(-1)).reshape(-1)  # (Q,)
 
 
 def make_data(cfg: Config, seed: int) -> dict[str, Tensor]:
@@ -117,7 +84,8 @@ def fit_one(cfg: Config, seed: int) -> dict:
     alpha_np = F.softmax(gaussian_scores(xte, xtr), dim=-1)  # (Q, n)
     nonparam = alpha_np @ ytr
     # parametric: leave-one-out training, each x_i attends to the other n - 1 keys
-    model = NWKernelRegression(float(d["w0"]))
+    # f(x) = Σ_i softmax_i(-((x - x_i) w)^2 / 2) y_i with a learnable w (models/kernel_regression)
+    model = create("nw-kernel-regression", w0=float(d["w0"]))
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     loo = ~torch.eye(cfg.n_train, dtype=torch.bool)
     losses = []
@@ -139,7 +107,7 @@ def fit_one(cfg: Config, seed: int) -> dict:
 
 def _figures(first: dict, out_dir: Path) -> list[str]:
     d = {k: v.numpy() for k, v in first["data"].items()}
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = subplots(figsize=(7, 4))
     ax.plot(d["x_test"], d["y_truth"], "k-", label="truth 2 sin x + x^0.8")
     ax.plot(d["x_train"], d["y_train"], "o", color="0.6", ms=4, alpha=0.7, label="training points")
     for name, style in (("average", "--"), ("nonparametric", "-"), ("parametric", "-.")):
@@ -149,12 +117,9 @@ def _figures(first: dict, out_dir: Path) -> list[str]:
     ax.set_ylabel("y")
     ax.legend(fontsize=8)
     ax.set_title("Attention pooling on 50 noisy points")
-    fig.tight_layout()
-    pred_path = out_dir / "nadaraya_watson_predictions.png"
-    fig.savefig(pred_path, dpi=110)
-    plt.close(fig)
+    pred_path = save_figure(fig, out_dir / "nadaraya_watson_predictions.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, axes = subplots(1, 2, figsize=(10, 4.2))
     for ax, name in zip(axes, ("nonparametric", "parametric")):
         im = ax.imshow(first["weights"][name].numpy(), cmap="Reds", aspect="auto",
                        extent=(-0.5, len(d["x_train"]) - 0.5, float(d["x_test"].max()), 0))
@@ -163,20 +128,12 @@ def _figures(first: dict, out_dir: Path) -> list[str]:
         ax.set_xlabel("key i (training points sorted by x_i)")
         ax.set_ylabel("query x (test input)")
         fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    heat_path = out_dir / "nadaraya_watson_attention.png"
-    fig.savefig(heat_path, dpi=110)
-    plt.close(fig)
-    return [str(pred_path), str(heat_path)]
+    heat_path = save_figure(fig, out_dir / "nadaraya_watson_attention.png")
+    return [pred_path, heat_path]
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(1):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    repeats = min(cfg.repeats, 5) if cfg.quick else cfg.repeats
+    repeats = cfg.repeats
     runs = [fit_one(cfg, cfg.seed + r) for r in range(repeats)]
     first = runs[0]
     names = ("average", "nonparametric", "parametric")

@@ -12,17 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from deepnotes.data import load  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.tasks.classification import fit_classifier  # noqa: E402
-from deepnotes.train import Callback  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import load
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.tasks.classification import fit_classifier
+from deepnotes.train import Callback
+from deepnotes.train.checkpoint import save_model
 
 NAME = "optimizers"
 SUMMARY = "SGD vs momentum vs Adagrad vs RMSProp vs Adam on Fashion-MNIST, one plot (O3–O6)"
@@ -41,12 +37,13 @@ SETTINGS = {
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 5,000 images and 2 epochs (tests)
+class Config(LessonConfig):
+    QUICK = {"train_size": 5000, "test_images": 2000, "epochs": 2}
+
     train_size: int = 60000  # training images
+    test_images: int | None = None  # test images (None: all 10,000)
     epochs: int = 5  # epochs for every optimizer
     batch_size: int = 128  # minibatch size
-    seed: int = 0
 
 
 class StepLosses(Callback):
@@ -60,10 +57,9 @@ class StepLosses(Callback):
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    limit = 5000 if cfg.quick else cfg.train_size
-    epochs = min(cfg.epochs, 2) if cfg.quick else cfg.epochs
-    train = load("fashion-mnist", split="train", limit=limit)
-    test = load("fashion-mnist", split="test", limit=2000 if cfg.quick else None)
+    epochs = cfg.epochs
+    train = load("fashion-mnist", split="train", limit=cfg.train_size)
+    test = load("fashion-mnist", split="test", limit=cfg.test_images)
     rows, curves, fitted = [], {}, {}
     for label, (opt, lr, kwargs) in SETTINGS.items():
         model = create("mlp", in_features=784, hidden=(256,), num_classes=10)
@@ -78,7 +74,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
                      "test_accuracy": fit.test["accuracy"],
                      "seconds": sum(r["seconds"] for r in fit.history.rows)})
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for label, losses in curves.items():
         k = max(1, len(losses) // 200)  # smooth: mean over windows of k steps
         smooth = [sum(losses[i:i + k]) / len(losses[i:i + k]) for i in range(0, len(losses), k)]
@@ -88,15 +84,13 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     ax.set_ylabel("training loss (minibatch)")
     ax.set_title(f"Fashion-MNIST MLP, {len(train)} images, {epochs} epochs")
     ax.legend()
-    fig.tight_layout()
-    path = out_dir / "optimizers.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir / "optimizers.png")
 
     by = {r["optimizer"].split(" ")[0].lower(): r for r in rows}
     metrics = {f"{k}_train_loss": r["final_train_loss"] for k, r in by.items()}
     metrics.update({f"{k}_test_accuracy": r["test_accuracy"] for k, r in by.items()})
-    return LessonResult(NAME, metrics, [str(path)], [], tables={"optimizers": rows},
-                        claim="momentum and the adaptive methods reach a lower training loss than plain SGD in the same steps",
+    return LessonResult(NAME, metrics, [path], [], tables={"optimizers": rows},
+                        claim="momentum and the adaptive methods reach a lower training loss than "
+                              "plain SGD in the same steps",
                         checkpoint=save_model(fitted["adam"], out_dir))
 

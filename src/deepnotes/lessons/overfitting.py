@@ -13,7 +13,8 @@ Claims (notes G1, G2; d2l 3.6/4.4; He et al. 2016, the notes' 56-layer vs 20-lay
    training* loss. This is not model bias: the 20-layer net can represent the 4-layer net
    exactly (16 identity layers in between, identity ∘ ReLU = identity on the non-negative hidden
    activations), which the lesson checks by building that net; so the gap is a failure of
-   optimisation. Data: Fashion-MNIST (quick: 2,000 training images).
+   optimisation. Data: Fashion-MNIST, width 128, 10 epochs (quick: 2,000 training and 2,000
+   test images, width 64, 5 epochs).
 """
 
 from __future__ import annotations
@@ -21,46 +22,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from deepnotes.data import MiniBatches, load  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.metrics import accuracy  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.models.linear import normal_equation  # noqa: E402
-from deepnotes.nn import CrossEntropyLoss  # noqa: E402
-from deepnotes.runtime import torch_threads  # noqa: E402
-from deepnotes.tasks.classification import fit_classifier  # noqa: E402
-from deepnotes.train import TrainConfig, Trainer  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import MiniBatches, load
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.metrics import accuracy
+from deepnotes.models import create
+from deepnotes.models.linear import normal_equation
+from deepnotes.nn import CrossEntropyLoss
+from deepnotes.tasks.classification import fit_classifier
+from deepnotes.train import TrainConfig, Trainer
+from deepnotes.train.checkpoint import save_model
 
 NAME = "overfitting"
-SUMMARY = "degree-9 fit of 10 quadratic points: train ≈ 0, test large; deeper plain net trains worse (G1, G2)"
+SUMMARY = ("degree-9 fit of 10 quadratic points: train ≈ 0, test large; deeper plain net trains "
+           "worse (G1, G2)")
 CONCEPTS = ("G1", "G2")
 
 _COEF = (1.0, 2.0, -3.0)  # true quadratic y = 1 + 2x - 3x²
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 2,000 images, 5 epochs for the depth comparison (tests)
+class Config(LessonConfig):
+    # quick: the depth comparison on 2,000 training and 2,000 test images, width 64, 5 epochs
+    QUICK = {"width": 64, "train_images": 2000, "test_images": 2000, "epochs": 5}
+
     n_points: int = 10  # training points of the quadratic
     noise: float = 0.1  # standard deviation of the noise on y
     max_degree: int = 9  # highest polynomial degree fitted (n_points - 1 interpolates)
     shallow_layers: int = 4  # affine layers in the shallow plain net
     deep_layers: int = 20  # affine layers in the deep plain net
-    width: int = 128  # hidden width of both nets (quick: 64)
-    train_images: int = 60000  # Fashion-MNIST training images (quick: 2,000)
-    epochs: int = 10  # epochs for both nets (quick: 5)
+    width: int = 128  # hidden width of both nets
+    train_images: int = 60000  # Fashion-MNIST training images
+    test_images: int | None = None  # Fashion-MNIST test images (None: all 10,000)
+    epochs: int = 10  # epochs for both nets
     batch_size: int = 64  # minibatch size for both nets
     lr: float = 0.05  # SGD learning rate for both nets
-    seed: int = 0
-
 
 
 def _quadratic(x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +82,8 @@ def _poly_fit(x: torch.Tensor, y: torch.Tensor, degree: int):
 def _polynomials(cfg: Config) -> tuple[list[dict], dict]:
     gen = torch.Generator().manual_seed(cfg.seed)
     x_tr = torch.rand(cfg.n_points, generator=gen, dtype=torch.float64) * 2 - 1
-    y_tr = _quadratic(x_tr) + cfg.noise * torch.randn(cfg.n_points, generator=gen, dtype=torch.float64)
+    noise = torch.randn(cfg.n_points, generator=gen, dtype=torch.float64)
+    y_tr = _quadratic(x_tr) + cfg.noise * noise
     # test points between the training points (no extrapolation beyond them)
     lo, hi = float(x_tr.min()), float(x_tr.max())
     x_te = lo + (hi - lo) * torch.rand(1000, generator=gen, dtype=torch.float64)
@@ -132,11 +132,9 @@ def embed_shallow(shallow: nn.Module, deep: nn.Module) -> nn.Module:
 
 
 def _depths(cfg: Config, out_dir: Path) -> tuple[dict, dict]:
-    n_img = 2000 if cfg.quick else cfg.train_images
-    epochs = min(cfg.epochs, 5) if cfg.quick else cfg.epochs
-    width = min(cfg.width, 64) if cfg.quick else cfg.width
-    train = load("fashion-mnist", split="train", limit=n_img)
-    test = load("fashion-mnist", split="test", limit=2000 if cfg.quick else None)
+    epochs, width = cfg.epochs, cfg.width
+    train = load("fashion-mnist", split="train", limit=cfg.train_images)
+    test = load("fashion-mnist", split="test", limit=cfg.test_images)
     train_eval = MiniBatches(train, batch_size=2048, shuffle=False)
     runs = {}
     for layers in (cfg.shallow_layers, cfg.deep_layers):
@@ -172,11 +170,6 @@ def _depths(cfg: Config, out_dir: Path) -> tuple[dict, dict]:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(1):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
     poly_rows, poly = _polynomials(cfg)
     right, flexible = poly_rows[2], poly_rows[cfg.max_degree]
     metrics = {
@@ -191,21 +184,24 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     metrics.update(depth_metrics)
     shallow_hist = runs[cfg.shallow_layers]["fit"].history
     deep_hist = runs[cfg.deep_layers]["fit"].history
-    history = [{"epoch": a["epoch"], "shallow_train_loss": a["train_loss"], "deep_train_loss": b["train_loss"],
-                "shallow_val_loss": a["val_loss"], "deep_val_loss": b["val_loss"]}
+    history = [{"epoch": a["epoch"], "shallow_train_loss": a["train_loss"],
+                "deep_train_loss": b["train_loss"], "shallow_val_loss": a["val_loss"],
+                "deep_val_loss": b["val_loss"]}
                for a, b in zip(shallow_hist.rows, deep_hist.rows)]
     figures = _plot(out_dir, cfg, poly_rows, poly, history)
     return LessonResult(NAME, metrics, figures, history,
-                        claim=(f"degree {cfg.max_degree} on {cfg.n_points} noisy points of a quadratic: training "
-                               f"error ≈ 0, test error far above degree 2's; a {cfg.deep_layers}-layer plain net "
-                               f"trains to a higher training loss than a {cfg.shallow_layers}-layer one although "
-                               f"it can represent it exactly (optimisation, not bias)"),
+                        claim=(f"degree {cfg.max_degree} on {cfg.n_points} noisy points of a "
+                               f"quadratic: training error ≈ 0, test error far above degree 2's; a "
+                               f"{cfg.deep_layers}-layer plain net trains to a higher training "
+                               f"loss than a {cfg.shallow_layers}-layer one although it can "
+                               f"represent it exactly (optimisation, not bias)"),
                         tables={"polynomial_degrees": poly_rows},
                         checkpoint=save_model(runs[cfg.shallow_layers]["model"], out_dir))
 
 
-def _plot(out_dir: Path, cfg: Config, rows: list[dict], poly: dict, history: list[dict]) -> list[str]:
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+def _plot(out_dir: Path, cfg: Config, rows: list[dict], poly: dict,
+          history: list[dict]) -> list[str]:
+    fig, axes = subplots(1, 3, figsize=(15, 4))
     grid = torch.linspace(float(poly["x"].min()), float(poly["x"].max()), 400, dtype=torch.float64)
     ax = axes[0]
     ax.plot(grid, _quadratic(grid), "k--", lw=1, label="true quadratic")
@@ -227,16 +223,14 @@ def _plot(out_dir: Path, cfg: Config, rows: list[dict], poly: dict, history: lis
     ax.legend(fontsize=8)
     ax = axes[2]
     ep = [h["epoch"] for h in history]
-    ax.plot(ep, [h["shallow_train_loss"] for h in history], "C0-", label=f"{cfg.shallow_layers}-layer train")
-    ax.plot(ep, [h["shallow_val_loss"] for h in history], "C0--", label=f"{cfg.shallow_layers}-layer test")
-    ax.plot(ep, [h["deep_train_loss"] for h in history], "C3-", label=f"{cfg.deep_layers}-layer train")
-    ax.plot(ep, [h["deep_val_loss"] for h in history], "C3--", label=f"{cfg.deep_layers}-layer test")
+    for net, colour in (("shallow", "C0"), ("deep", "C3")):
+        layers = cfg.shallow_layers if net == "shallow" else cfg.deep_layers
+        ax.plot(ep, [h[f"{net}_train_loss"] for h in history], f"{colour}-",
+                label=f"{layers}-layer train")
+        ax.plot(ep, [h[f"{net}_val_loss"] for h in history], f"{colour}--",
+                label=f"{layers}-layer test")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy")
     ax.set_title("plain nets: the deeper one trains worse")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "overfitting.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, out_dir / "overfitting.png")]

@@ -6,10 +6,13 @@ residual connections :math:`f(x) = g(x) + x` — beats LeNet on Fashion-MNIST. d
 accuracy. A far smaller ResNet at the native 28×28 (stages of 16, 32, 64 channels, one residual
 block each, ≈ 78 k parameters), trained with Nesterov momentum under a one-cycle-like schedule
 (linear warm-up, then cosine decay to 0), label smoothing and random horizontal flips, reaches
-≥ 0.92 in 8 epochs (measured: 0.928, 78 k parameters) in 808 s of single-core CPU time
-(≈ 101 s per epoch including the test pass), so within 15 minutes on one core of an unloaded
-2-core machine. The lesson reports the wall time and the process CPU time
-(``train_cpu_seconds``; on one thread this is the work one core does, whatever the load).
+≥ 0.92 in 8 epochs (measured with ``--threads 1``: 0.928, 78 k parameters) in 808 s of
+single-core CPU time (≈ 101 s per epoch including the test pass), so within 15 minutes on one
+core of an unloaded 2-core machine. The lesson reports the wall time and the process CPU time
+(``train_cpu_seconds``; on one thread this is the work one core does, whatever the load) and
+the thread count. It runs on torch's default thread count; ``--threads 1`` is the choice on a
+busy shared machine: on a shared 2-core machine a step took 1.33 s on two threads and 0.21 s
+on one (small convolutions split over threads wait for the slowest, descheduled, thread).
 
 Data: Fashion-MNIST, 60,000 training and 10,000 test images (quick: 3,000 / 1,000).
 """
@@ -25,8 +28,7 @@ import torch
 from deepnotes.data import load
 from deepnotes.data.augment import AugmentedBatches, Compose, RandomCrop, RandomHorizontalFlip
 from deepnotes.data.loader import MiniBatches
-from deepnotes.lessons.base import LessonResult
-from deepnotes.lessons.common import cpu_threads
+from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.metrics import accuracy
 from deepnotes.models import create, model_info
 from deepnotes.nn import CrossEntropyLoss
@@ -42,8 +44,12 @@ CONCEPTS = ("C6", "O7", "O9", "G6")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 3,000 training images, channels (8, 16), 3 epochs, batch 32 (tests)
+class Config(LessonConfig):
+    QUICK = {"train_images": 3000, "test_images": 1000, "channels": (8, 16), "epochs": 3,
+             "warmup_epochs": 0.25, "batch_size": 32}
+
+    train_images: int | None = None  # training images (None: all 60,000)
+    test_images: int | None = None  # test images (None: all 10,000)
     channels: tuple[int, ...] = (16, 32, 64)  # width of each stage (28×28, 14×14, 7×7)
     blocks_per_stage: int = 1  # residual blocks per stage
     epochs: int = 8  # passes over the training images
@@ -55,7 +61,6 @@ class Config:
     label_smoothing: float = 0.1  # ε of the smoothed cross-entropy
     flip: float = 0.5  # probability of a horizontal flip of each training image
     crop_padding: int = 0  # random shifts: pad by this many pixels, cut 28×28 (0: off)
-    threads: int = 1  # torch CPU threads (1: fastest on a shared 2-core CPU; 0: torch default)
     seed: int = 0  # controls initialisation, augmentation and shuffling
     device: str = "auto"  # cpu | cuda | auto
     progress: bool | None = None  # progress bar (None: only on a terminal)
@@ -72,21 +77,12 @@ def augmentation(cfg: Config) -> Compose | None:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with cpu_threads(cfg.threads):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    n_train = 3000 if cfg.quick else None
-    epochs = min(cfg.epochs, 3) if cfg.quick else cfg.epochs
-    warmup_epochs = min(cfg.warmup_epochs, 0.25) if cfg.quick else cfg.warmup_epochs
-    channels = (8, 16) if cfg.quick else tuple(cfg.channels)
-    train = load("fashion-mnist", split="train", limit=n_train)
-    test = load("fashion-mnist", split="test", limit=1000 if cfg.quick else None)
-    batch_size = min(cfg.batch_size, 32) if cfg.quick else cfg.batch_size
+    epochs, batch_size = cfg.epochs, cfg.batch_size
+    train = load("fashion-mnist", split="train", limit=cfg.train_images)
+    test = load("fashion-mnist", split="test", limit=cfg.test_images)
 
     seed_everything(cfg.seed)
-    model = create("resnet", channels=channels, blocks_per_stage=cfg.blocks_per_stage)
+    model = create("resnet", channels=tuple(cfg.channels), blocks_per_stage=cfg.blocks_per_stage)
     transform = augmentation(cfg)
     if transform is not None:
         batches = AugmentedBatches(train, batch_size, transform, shuffle=True, seed=cfg.seed)
@@ -99,7 +95,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
               {"params": [p for p in model.parameters() if p.ndim < 2], "weight_decay": 0.0}]
     opt = create_optimizer(cfg.optimizer, groups, lr=cfg.lr)
     total = epochs * len(batches)
-    warmup = max(1, min(total - 1, round(warmup_epochs * len(batches))))
+    warmup = max(1, min(total - 1, round(cfg.warmup_epochs * len(batches))))
     sched = warmup_cosine(opt, warmup_steps=warmup, total_steps=total)
     loss_fn = CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     trainer = Trainer(model, opt, loss_fn, batches, test_batches, scheduler=sched,

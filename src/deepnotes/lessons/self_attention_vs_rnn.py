@@ -8,13 +8,21 @@ apart (maximum path length 1), but it scores all ``n²`` pairs, so its cost grow
 quadratically (``O(n² d)`` against the RNN's ``O(n d²)``). At equal width ``d`` on one CPU
 thread, attention is faster for short sequences and slower beyond a crossover length.
 
-Measured here (forward pass, no gradients, our fused layers, width ``d``): wall time per
-sequence length, the fitted growth exponents (time ∝ nᵏ), the crossover, the number of tensor
-operations launched (counted while the formula paths run) and the FLOPs (counted by
-``torch.utils.flop_counter``). Measured (full mode, B = 8, d = 64, one thread, CPU time):
-RNN time ∝ n^0.99, attention ∝ n^1.77 over n = 128..2048; attention is faster from n = 16
-to 64 and slower beyond n ≈ 101 (9.1x slower at n = 2048); the RNN launches 178x more
-operations at n = 2048 than at n = 8, attention the same 41.
+Measured here (forward pass, no gradients, our fused layers, width ``d``): time per call for
+each sequence length, the fitted growth exponents (time ∝ nᵏ), the crossover, the number of
+tensor operations launched (counted while the formula paths run) and the FLOPs (counted by
+``torch.utils.flop_counter``). The clock depends on torch's thread count while the lesson
+runs: on one thread (``--threads 1``) it is that thread's CPU time (``time.thread_time``),
+which does not count the time other processes on a busy machine take from it; on several
+threads (the default ``threads = 0`` keeps torch's own count, all cores) it is wall-clock time
+(``time.perf_counter``), since the work is spread over threads whose CPU time one thread's
+clock would not see. The metric ``timing_threads`` records the count; other counts than one
+give other times, exponents and crossover.
+
+Measured (full mode, ``--threads 1``, B = 8, d = 64, CPU time): RNN time ∝ n^0.99, attention
+∝ n^1.77 over n = 128..2048; attention is faster from n = 16 to 64 and slower beyond n ≈ 101
+(9.1x slower at n = 2048); the RNN launches 178x more operations at n = 2048 than at n = 8,
+attention the same 41.
 
 Data: random inputs ``(B, n, d)``; nothing to download.
 
@@ -28,19 +36,16 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from deepnotes.lessons.base import LessonResult
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.nn import RNN, MultiHeadAttention
-from deepnotes.runtime import torch_threads
 
 NAME = "self-attention-vs-rnn"
 SUMMARY = "RNN time grows linearly (n sequential steps), self-attention is parallel but O(n²) (A8)"
@@ -48,16 +53,16 @@ CONCEPTS = ("A8", "A4", "R2")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # lengths 32..1024 and fewer repeats (tests)
+class Config(LessonConfig):
+    # quick: lengths 16, 64, 256, 1024, 3 timed blocks of 10 ms each (tests)
+    QUICK = {"lengths": (16, 64, 256, 1024), "repeats": 3, "block_seconds": 0.01}
+
     width: int = 64  # d: RNN hidden size = attention embedding size = input size
     heads: int = 4  # attention heads
     batch_size: int = 8  # B sequences per forward pass
     lengths: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)  # n values to time
     repeats: int = 7  # timed blocks per (model, n); the median is reported
     block_seconds: float = 0.03  # each timed block repeats the call for at least this long
-    threads: int = 1  # torch CPU threads (1: time the thread's CPU time, not the wall clock)
-    seed: int = 0  # input and weight initialisation
 
 
 class _OpCounter(TorchDispatchMode):
@@ -145,18 +150,24 @@ def crossover(lengths: list[int], rnn: list[float], att: list[float]) -> float:
     return math.exp(math.log(lengths[i]) + w * (math.log(lengths[i + 1]) - math.log(lengths[i])))
 
 
+def timing_clock() -> tuple[Callable[[], float], str]:
+    """The clock for torch's current thread count, and its name.
+
+    One thread does all the work: its CPU time (``time.thread_time``) does not count the time
+    other processes on a busy machine take from it. Several threads (``threads = 0``: torch's
+    default, all cores): wall-clock time (``time.perf_counter``), since the calling thread's
+    CPU time would miss the work of the others.
+    """
+    if torch.get_num_threads() == 1:
+        return time.thread_time, "CPU time, 1 thread"
+    return time.perf_counter, f"wall clock, {torch.get_num_threads()} threads"
+
+
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(max(1, cfg.threads)):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    lengths = sorted((16, 64, 256, 1024) if cfg.quick else cfg.lengths)
-    repeats = 3 if cfg.quick else cfg.repeats
-    block = 0.01 if cfg.quick else cfg.block_seconds
-    # one thread does all the work: its CPU time does not count the time other processes
-    # on a busy machine take from it (several threads: wall-clock time)
-    clock = time.thread_time if cfg.threads <= 1 else time.perf_counter
+    lengths = sorted(cfg.lengths)
+    repeats, block = cfg.repeats, cfg.block_seconds
+    # Lesson.run has set the thread count (cfg.threads; 0 keeps torch's own)
+    clock, clock_name = timing_clock()
     fused = _models(cfg, fused=True)
     formula = _models(cfg, fused=False)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -196,9 +207,11 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
         # O(n² d) = O(n d²) at n = d: where the quadratic term overtakes
         "theory_crossover_length": float(cfg.width),
         "width": float(cfg.width),
+        # torch threads while timing (1: CPU time of the thread, more: wall-clock time)
+        "timing_threads": float(torch.get_num_threads()),
     }
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = subplots(1, 2, figsize=(11, 4.2))
     axes[0].loglog(lengths, rnn_s, "o-", label=f"RNN (k = {metrics['rnn_exponent']:.2f})")
     axes[0].loglog(lengths, att_s, "s-",
                    label=f"self-attention (k = {metrics['attention_exponent']:.2f})")
@@ -207,7 +220,8 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
                         label=f"crossover n ≈ {metrics['crossover_length']:.0f}")
     axes[0].set_xlabel("sequence length n")
     axes[0].set_ylabel("forward time (ms)")
-    axes[0].set_title(f"time ∝ n^k (B={cfg.batch_size}, d={cfg.width}, CPU)")
+    axes[0].set_title(f"time ∝ n^k (B={cfg.batch_size}, d={cfg.width}, {clock_name})",
+                      fontsize=10)
     axes[0].legend(fontsize=8)
     axes[1].loglog(lengths, [r["rnn_ops"] for r in rows], "o-", label="RNN: operations")
     axes[1].loglog(lengths, [r["attention_ops"] for r in rows], "s-",
@@ -218,10 +232,7 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     axes[1].set_xlabel("sequence length n")
     axes[1].set_title("sequential work: n steps vs one parallel step")
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "self_attention_vs_rnn.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir / "self_attention_vs_rnn.png")
 
     claim = (f"RNN time grows like n^{metrics['rnn_exponent']:.2f} (n sequential steps, path "
              f"n-1); self-attention launches the same {last['attention_ops']} operations for "
@@ -229,4 +240,4 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
              f"it is faster than the RNN below n ≈ {metrics['crossover_length']:.0f} "
              f"(d = {cfg.width}) and {metrics['attention_over_rnn_longest']:.1f}x slower at "
              f"n = {lengths[-1]}")
-    return LessonResult(NAME, metrics, [str(path)], rows, claim=claim, tables={"timings": rows})
+    return LessonResult(NAME, metrics, [path], rows, claim=claim, tables={"timings": rows})

@@ -6,7 +6,8 @@ approximated as closely as we like by enough pieces; soft sigmoids do the same j
 
 .. math::
     y \\approx b + \\sum_{i=1}^{n} c_i\\,\\sigma(b_i + w_i x), \\qquad
-    y \\approx b + \\sum_{i=1}^{n} c_i\\,[\\mathrm{ReLU}(b_i + w_i x) - \\mathrm{ReLU}(b_i + w_i x - 1)]
+    y \\approx b + \\sum_{i=1}^{n} c_i\\,[\\mathrm{ReLU}(b_i + w_i x)
+        - \\mathrm{ReLU}(b_i + w_i x - 1)]
 
 The error falls as the number of pieces n grows. Stacking such sums is a neural network (one
 hidden layer of n units here).
@@ -24,20 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import matplotlib
+import torch
+from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from deepnotes.functional import hard_sigmoid, relu, sigmoid  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models.linear import normal_equation  # noqa: E402
-from deepnotes.runtime import torch_threads  # noqa: E402
+from deepnotes.figures import save_figure, subplots
+from deepnotes.functional import hard_sigmoid, relu, sigmoid
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models.linear import normal_equation
 
 NAME = "sigmoid-sum"
-SUMMARY = "constant + sum of n sigmoids / hard sigmoids (two ReLUs) fits a curve; error falls with n (B5)"
+SUMMARY = ("constant + sum of n sigmoids / hard sigmoids (two ReLUs) fits a curve; error falls "
+           "with n (B5)")
 CONCEPTS = ("B5", "B6")
 
 # piecewise-linear target: kinks at irregular x, so no equal-interval grid hits them all
@@ -59,19 +57,20 @@ def smooth(x: Tensor) -> Tensor:
     return 0.5 + 0.3 * torch.sin(3 * torch.pi * x) + 0.2 * x * x
 
 
-TARGETS: dict[str, Callable[[Tensor], Tensor]] = {"piecewise-linear": piecewise_linear, "smooth": smooth}
+TARGETS: dict[str, Callable[[Tensor], Tensor]] = {"piecewise-linear": piecewise_linear,
+                                                  "smooth": smooth}
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 100 Adam steps instead of 3,000 (tests)
+class Config(LessonConfig):
+    # quick: 100 Adam steps instead of 3,000 (tests); the fit is deterministic (no seed used)
+    QUICK = {"steps": 100}
+
     pieces: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # numbers of sigmoids n
     train_points: int = 256  # evenly spaced training points on [0, 1]
-    steps: int = 3000  # Adam refinement steps (quick: 100)
+    steps: int = 3000  # Adam refinement steps
     lr: float = 0.01  # Adam learning rate for the refinement
     figure_pieces: int = 6  # n drawn piece by piece in the figure
-    seed: int = 0  # unused by the (deterministic) fit; kept for the common shape
-
 
 
 def pieces(x: Tensor, b: Tensor, w: Tensor, kind: str) -> Tensor:
@@ -129,12 +128,7 @@ def evaluate(params: dict[str, Tensor], x: Tensor, kind: str) -> Tensor:
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(1):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
-    steps = min(cfg.steps, 100) if cfg.quick else cfg.steps
+    steps = cfg.steps
     x = torch.linspace(0.0, 1.0, cfg.train_points, dtype=torch.float64)
     x_eval = torch.linspace(0.0, 1.0, 2001, dtype=torch.float64)
     rows, metrics, shown = [], {}, {}
@@ -152,13 +146,14 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     figures = _plot(out_dir, cfg, x_eval, shown, rows)
     n_max = max(cfg.pieces)
     return LessonResult(NAME, metrics, figures, [],
-                        claim=(f"a constant plus n sigmoids (or hard sigmoids, two ReLUs each) fits a "
-                               f"piecewise-linear and a smooth curve, the error falling as n grows to {n_max}"),
+                        claim=(f"a constant plus n sigmoids (or hard sigmoids, two ReLUs each) "
+                               f"fits a piecewise-linear and a smooth curve, the error falling as "
+                               f"n grows to {n_max}"),
                         tables={"pieces": rows})
 
 
 def _plot(out_dir: Path, cfg: Config, x: Tensor, shown: dict, rows: list[dict]) -> list[str]:
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    fig, axes = subplots(2, 3, figsize=(15, 8))
     for r, target_name in enumerate(TARGETS):
         y = TARGETS[target_name](x)
         for col, kind in enumerate(("hard", "sigmoid")):
@@ -172,20 +167,19 @@ def _plot(out_dir: Path, cfg: Config, x: Tensor, shown: dict, rows: list[dict]) 
                                      for i in range(len(p["c"]))], dim=1)
             for i in range(parts.shape[1]):
                 ax.plot(x, parts[:, i], lw=0.9, ls="--")
-            ax.plot(x, evaluate(p, x, kind), "r", lw=1.2, label=f"b + sum of {parts.shape[1]} pieces")
-            name = "hard sigmoids c·[ReLU(z) − ReLU(z−1)]" if kind == "hard" else "sigmoids c·σ(b + wx)"
+            ax.plot(x, evaluate(p, x, kind), "r", lw=1.2,
+                    label=f"b + sum of {parts.shape[1]} pieces")
+            name = ("hard sigmoids c·[ReLU(z) − ReLU(z−1)]" if kind == "hard"
+                    else "sigmoids c·σ(b + wx)")
             ax.set_title(f"{target_name}: {name}", fontsize=10)
             ax.legend(fontsize=7, loc="lower right")
         ax = axes[r, 2]
         for kind, marker in (("sigmoid", "o-"), ("hard", "s--")):
             sel = [row for row in rows if row["target"] == target_name and row["kind"] == kind]
-            ax.loglog([row["pieces"] for row in sel], [row["mse"] for row in sel], marker, label=kind)
+            ax.loglog([row["pieces"] for row in sel], [row["mse"] for row in sel], marker,
+                      label=kind)
         ax.set_xlabel("pieces n")
         ax.set_ylabel("MSE on 2,001 points")
         ax.set_title(f"{target_name}: error falls with n")
         ax.legend()
-    fig.tight_layout()
-    path = out_dir / "sigmoid_sum.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, out_dir / "sigmoid_sum.png")]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepnotes.data import load
-from deepnotes.lessons.base import LessonResult
+from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.models import create
 from deepnotes.tasks.classification import fit_classifier, fit_metrics
 
@@ -21,28 +21,29 @@ CONCEPTS = ("B3", "B7", "B8")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # 5,000 training images and 2 epochs (tests)
-    epochs: int = 10  # passes over the 60,000 training images
+class Config(LessonConfig):
+    QUICK = {"train_images": 5000, "test_images": 2000, "epochs": 2}
+
+    train_images: int | None = None  # training images (None: all 60,000)
+    test_images: int | None = None  # test images (None: all 10,000)
+    epochs: int = 10  # passes over the training images
     batch_size: int = 256  # minibatch size
     optimizer: str = "momentum"  # sgd | momentum | adagrad | rmsprop | adam | adamw
     lr: float = 0.1  # learning rate
-    seed: int = 0  # controls initialisation and shuffling
     device: str = "auto"  # cpu | cuda | auto
     progress: bool | None = None  # progress bar (None: only on a terminal)
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    limit = 5000 if cfg.quick else None
-    epochs = min(cfg.epochs, 2) if cfg.quick else cfg.epochs
-    train = load("fashion-mnist", split="train", limit=limit)
-    test = load("fashion-mnist", split="test", limit=2000 if cfg.quick else None)
+    train = load("fashion-mnist", split="train", limit=cfg.train_images)
+    test = load("fashion-mnist", split="test", limit=cfg.test_images)
     model = create("softmax-regression", in_features=784, num_classes=10)
-    fit = fit_classifier(model, train, test, optimizer=cfg.optimizer, lr=cfg.lr, epochs=epochs,
-                         batch_size=cfg.batch_size, seed=cfg.seed, out_dir=out_dir,
-                         progress=cfg.progress, device=cfg.device)
+    fit = fit_classifier(model, train, test, optimizer=cfg.optimizer, lr=cfg.lr,
+                         epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
+                         out_dir=out_dir, progress=cfg.progress, device=cfg.device)
     metrics = fit_metrics(fit, len(train))
     figures = [str(p) for p in fit.history.plot(out_dir)]
     return LessonResult(NAME, metrics, figures, fit.history.rows,
-                        claim="softmax regression reaches ≈0.83 test accuracy on Fashion-MNIST in 10 epochs (d2l: ≈0.83)",
+                        claim="softmax regression reaches ≈0.83 test accuracy on Fashion-MNIST "
+                              "in 10 epochs (d2l: ≈0.83)",
                         checkpoint=str(out_dir / "checkpoint.safetensors"))

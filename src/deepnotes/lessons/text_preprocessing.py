@@ -4,9 +4,9 @@ Claim (notes R1, R2): the four steps (load text, tokenize, build a vocabulary, m
 indices) turn text into numbers; a minimum frequency shrinks the vocabulary a lot while only a
 little of held-out text falls to ``<unk>``, because word frequencies follow Zipf's law
 (n_i ∝ i^-α with α ≈ 1): a handful of "stop words" make up a large share of all tokens and most
-distinct words are rare (punctuation marks count as tokens too). Words never seen in training still share most of their letter
-tri-grams with training words, which is why the notes describe a word by its letters
-("word hashing") rather than by one "other" dimension.
+distinct words are rare (punctuation marks count as tokens too). Words never seen in training
+still share most of their letter tri-grams with training words, which is why the notes describe
+a word by its letters ("word hashing") rather than by one "other" dimension.
 
 Data: full mode, the six Jane Austen novels (janeaustenr; ~4.0M characters), quick mode the
 package's sample text (chapters 1-2 of Pride and Prejudice, 8.8 KB). The first 90% of lines are
@@ -21,49 +21,39 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from deepnotes.lessons.base import LessonResult
+from deepnotes.data import load_corpus
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.text import (
     Vocab,
     letter_ngrams,
     rank_frequency,
-    sample_text,
     stop_word_stats,
     tokenize,
     zipf_fit,
 )
 
 NAME = "text-preprocessing"
-SUMMARY = "tokenize a novel, vocab size and <unk> rate vs min_freq, stop words, Zipf, word hashing (R1)"
+SUMMARY = ("tokenize a novel, vocab size and <unk> rate vs min_freq, stop words, Zipf, "
+           "word hashing (R1)")
 CONCEPTS = ("R1", "R2")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # the built-in sample text instead of the Austen novels
-    seed: int = 0  # nothing random here; kept for the common lesson interface
-    corpus: str = "austen"  # corpus for full mode (deepnotes.data.load_corpus name)
+class Config(LessonConfig):
+    QUICK = {"corpus": "sample"}  # the built-in 8.8 KB text (tests)
+
+    corpus: str = "austen"  # deepnotes.data.load_corpus name ("sample": the built-in text)
     min_freqs: tuple[int, ...] = (1, 2, 3, 5, 10)  # min_freq values to compare
     held_out_fraction: float = 0.1  # last fraction of lines kept as held-out text
     top_k: int = 10  # how many of the most frequent words to list as stop words
     zipf_ranks: tuple[int, int] = (10, 1000)  # rank range for the Zipf fit (head and tail bend)
 
 
-def _text(cfg: Config) -> str:
-    if cfg.quick:
-        return sample_text()
-    from deepnotes.data.corpora import load_corpus
-
-    return load_corpus(cfg.corpus)
-
-
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    lines = _text(cfg).split("\n")
+    lines = load_corpus(cfg.corpus).split("\n")
     cut = int(len(lines) * (1 - cfg.held_out_fraction))
     train_words = tokenize(lines[:cut], kind="word")
     held_words = tokenize(lines[cut:], kind="word")
@@ -75,8 +65,8 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     rows = []
     for mf in cfg.min_freqs:
         v = Vocab(train_words, min_freq=mf)
-        rows.append({"min_freq": mf, "vocab_size": len(v),
-                     "train_unk_rate": v.unknown_rate(flat), "held_out_unk_rate": v.unknown_rate(flat_held)})
+        rows.append({"min_freq": mf, "vocab_size": len(v), "train_unk_rate": v.unknown_rate(flat),
+                     "held_out_unk_rate": v.unknown_rate(flat_held)})
     vocab = Vocab(train_words, min_freq=1)
     char_vocab = Vocab(train_chars)
     # step 4: indices, and back
@@ -123,7 +113,8 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
              f"{by_mf[mf_lo]['held_out_unk_rate']:.1%}->{by_mf[mf_hi]['held_out_unk_rate']:.1%}; "
              f"the top {cfg.top_k} tokens (punctuation included) are "
              f"{top[-1]['cumulative']:.0%} of all; Zipf alpha = "
-             f"{alpha:.2f}; {coverage:.0%} of unseen words' letter tri-grams were seen in training.")
+             f"{alpha:.2f}; {coverage:.0%} of unseen words' letter tri-grams were seen in "
+             f"training.")
     return LessonResult(
         name=NAME, metrics=metrics, figures=figures, claim=claim,
         tables={"min_freq": rows, "stop_words": top,
@@ -134,7 +125,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
 
 def _plot(freqs: np.ndarray, alpha: float, c: float, lo: int, hi: int, rows: list[dict],
           out_dir: Path) -> str:
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4.2))
     ranks = np.arange(1, len(freqs) + 1)
     ax1.loglog(ranks, freqs, ".", ms=2, label="tokens")
     fit = np.arange(lo, hi + 1)
@@ -154,8 +145,4 @@ def _plot(freqs: np.ndarray, alpha: float, c: float, lo: int, hi: int, rows: lis
     ax2.set_title("vocabulary vs unknown words")
     handles = ax2.get_legend_handles_labels()[0] + ax3.get_legend_handles_labels()[0]
     ax2.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
-    fig.tight_layout()
-    path = Path(out_dir) / "text_preprocessing.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, Path(out_dir) / "text_preprocessing.png")

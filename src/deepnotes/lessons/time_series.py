@@ -24,23 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import matplotlib
+import torch
+from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from deepnotes.data import ArrayDataset  # noqa: E402
-from deepnotes.data.timeseries import chronological_split, lag_features, load_series  # noqa: E402
-from deepnotes.errors import ConfigError  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.models.linear import normal_equation  # noqa: E402
-from deepnotes.nn import MSELoss  # noqa: E402
-from deepnotes.runtime import torch_threads  # noqa: E402
-from deepnotes.tasks.classification import fit_model  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import ArrayDataset
+from deepnotes.data.timeseries import chronological_split, lag_features, load_series
+from deepnotes.errors import ConfigError
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.models.linear import normal_equation
+from deepnotes.nn import MSELoss
+from deepnotes.tasks.classification import fit_model
+from deepnotes.train.checkpoint import save_model
 
 NAME = "time-series"
 SUMMARY = "previous τ values as features: 1-step beats last-value, k-step error grows with k (B9)"
@@ -50,8 +46,10 @@ _DEFAULT_TAU = {"sunspots": 10, "co2": 52}
 
 
 @dataclass
-class Config:
-    quick: bool = False  # no change: the whole lesson takes seconds
+class Config(LessonConfig):
+    # quick mode runs the same numbers: the whole lesson takes seconds
+    QUICK = {}
+
     dataset: str = "sunspots"  # sunspots (yearly) | co2 (weekly)
     tau: int | None = None  # previous values used as features (None: 10 for sunspots, 52 for co2)
     test_fraction: float = 0.3  # last share of the series kept for testing
@@ -63,7 +61,6 @@ class Config:
     batch_size: int = 16  # MLP minibatch size
     lr: float = 0.01  # MLP Adam learning rate
     weight_decay: float = 1e-2  # MLP L2 on weights
-    seed: int = 0
 
 
 def k_step_forecast(predict: Callable[[Tensor], Tensor], series: Tensor, targets: Tensor,
@@ -100,13 +97,7 @@ def k_step_forecast(predict: Callable[[Tensor], Tensor], series: Tensor, targets
     return window[:, -1]
 
 
-
 def run(cfg: Config, out_dir: Path) -> LessonResult:
-    with torch_threads(1):
-        return _run(cfg, out_dir)
-
-
-def _run(cfg: Config, out_dir: Path) -> LessonResult:
     if cfg.dataset not in _DEFAULT_TAU:
         raise ConfigError(f"dataset must be one of {', '.join(_DEFAULT_TAU)}, got {cfg.dataset!r}")
     tau = cfg.tau if cfg.tau is not None else _DEFAULT_TAU[cfg.dataset]
@@ -115,8 +106,8 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     train_idx, test_idx = chronological_split(T, cfg.test_fraction)
     n_train = len(train_idx)
     if max(cfg.horizons) + tau > n_train:
-        raise ConfigError(f"k + τ = {max(cfg.horizons) + tau} exceeds the {n_train} training values; "
-                          f"lower the horizons or τ")
+        raise ConfigError(f"k + τ = {max(cfg.horizons) + tau} exceeds the {n_train} training "
+                          f"values; lower the horizons or τ")
     # standardise with the training part only: z = (x - μ_train) / σ_train
     mu, sd = raw[:n_train].mean(), raw[:n_train].std()
     z = (raw - mu) / sd  # (T,)
@@ -166,21 +157,24 @@ def _run(cfg: Config, out_dir: Path) -> LessonResult:
     with torch.no_grad():
         metrics["linear_train_mse"] = float(((linear(X) - y) ** 2).mean())
         metrics["mlp_train_mse"] = float(((neural(X) - y) ** 2).mean())
-    metrics.update({"tau": float(tau), "train_values": float(n_train), "test_values": float(len(test_idx)),
+    metrics.update({"tau": float(tau), "train_values": float(n_train),
+                    "test_values": float(len(test_idx)),
                     "mlp_train_seconds": float(sum(r["seconds"] for r in fit.history.rows))})
 
     figures = _plot(out_dir, cfg, time, z, test_idx, forecasts, rows, tau)
     unit = "sunspot number" if cfg.dataset == "sunspots" else "ppm"
     return LessonResult(NAME, metrics, figures, fit.history.rows,
-                        claim=(f"{cfg.dataset}, τ = {tau}: the lag-feature linear model beats the last-value "
-                               f"forecast one step ahead, and feeding predictions back makes the k-step "
-                               f"error grow with k (RMSE in {unit} in the *_units metrics)"),
+                        claim=(f"{cfg.dataset}, τ = {tau}: the lag-feature linear model beats the "
+                               f"last-value forecast one step ahead, and feeding predictions back "
+                               f"makes the k-step error grow with k (RMSE in {unit} in the *_units "
+                               f"metrics)"),
                         tables={"k_step_mse": rows}, checkpoint=save_model(mlp, out_dir))
 
 
 def _plot(out_dir: Path, cfg: Config, time: Tensor, z: Tensor, test_idx: Tensor,
-          forecasts: dict[tuple[str, int], Tensor], rows: list[dict[str, float]], tau: int) -> list[str]:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
+          forecasts: dict[tuple[str, int], Tensor], rows: list[dict[str, float]],
+          tau: int) -> list[str]:
+    fig, axes = subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
     ax = axes[0]
     ax.plot(time.numpy(), z.numpy(), color="0.6", lw=1, label="observed")
     t_test = time[test_idx].numpy()
@@ -199,8 +193,4 @@ def _plot(out_dir: Path, cfg: Config, time: Tensor, z: Tensor, test_idx: Tensor,
     ax.set_ylabel("test MSE (standardised)")
     ax.set_title("k-step-ahead error")
     ax.legend()
-    fig.tight_layout()
-    path = out_dir / "time_series.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, out_dir / "time_series.png")]

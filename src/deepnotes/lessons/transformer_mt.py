@@ -58,7 +58,7 @@ CONCEPTS = ("A11", "A12", "A13", "A6", "S2", "S3", "S4", "S5")
 @dataclass
 class Config(LessonConfig):
     # quick: the toy corpus and sizes that learn it in seconds on one core (tests)
-    QUICK = {"corpus": "toy-en-es", "embed_dim": 32, "num_heads": 4, "ffn_hidden": 64,
+    QUICK = {"corpus": "toy-en-es", "embed_dim": 32, "ffn_hidden": 64,
              "num_layers": 1, "dropout": 0.0, "epochs": 8, "lr": 0.005, "batch_size": 48,
              "rnn_embed_size": 32, "rnn_num_hiddens": 64, "rnn_num_layers": 1,
              "rnn_dropout": 0.0, "rnn_lr": 0.01}

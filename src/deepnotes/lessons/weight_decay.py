@@ -17,18 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from deepnotes.data import ArrayDataset, MiniBatches, load  # noqa: E402
-from deepnotes.lessons.base import LessonResult  # noqa: E402
-from deepnotes.models import create  # noqa: E402
-from deepnotes.nn import MSELoss  # noqa: E402
-from deepnotes.tasks.classification import fit_classifier, fit_model  # noqa: E402
-from deepnotes.train.checkpoint import save_model  # noqa: E402
+from deepnotes.data import ArrayDataset, MiniBatches, load
+from deepnotes.figures import save_figure, subplots
+from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.models import create
+from deepnotes.nn import MSELoss
+from deepnotes.tasks.classification import fit_classifier, fit_model
+from deepnotes.train.checkpoint import save_model
 
 NAME = "weight-decay"
 SUMMARY = "L2 weight decay lowers held-out loss with few examples and many features (G4)"
@@ -36,14 +33,14 @@ CONCEPTS = ("G1", "G4")
 
 
 @dataclass
-class Config:
-    quick: bool = False  # fewer epochs and λ values (tests)
+class Config(LessonConfig):
+    QUICK = {"epochs": 50, "images_epochs": 300, "lambdas": (0.0, 3e-3, 1e-2)}
+
     epochs: int = 100  # epochs for the synthetic regression (d2l: 100)
     lambd: float = 3.0  # λ for the synthetic regression (d2l: 3)
     images_train: int = 100  # training images in the real-data setting
-    images_epochs: int = 1000  # full-batch epochs on them (quick: 300)
-    lambdas: tuple[float, ...] = (0.0, 1e-3, 3e-3, 1e-2, 3e-2)  # λ sweep on the images
-    seed: int = 0
+    images_epochs: int = 1000  # full-batch epochs on them
+    lambdas: tuple[float, ...] = (0.0, 1e-3, 3e-3, 1e-2, 3e-2)  # λ sweep on the images (0 first)
 
 
 def _synthetic(n: int, d: int, gen: torch.Generator) -> ArrayDataset:
@@ -53,12 +50,14 @@ def _synthetic(n: int, d: int, gen: torch.Generator) -> ArrayDataset:
     return ArrayDataset(x, y, name="d2l-high-dim", task="regression")
 
 
-def _regression_run(train: ArrayDataset, test: ArrayDataset, lambd: float, epochs: int, seed: int) -> dict:
+def _regression_run(train: ArrayDataset, test: ArrayDataset, lambd: float, epochs: int,
+                    seed: int) -> dict:
     model = create("linear-regression", in_features=train.x.shape[1])
     # d2l 4.5 starts this experiment from w ~ N(0, 1): without decay, the 180 directions the 20
     # examples cannot see keep their random start, and only the penalty pulls them to 0.
     with torch.no_grad():
-        torch.nn.init.normal_(model.linear.weight, 0.0, 1.0, generator=torch.Generator().manual_seed(seed))
+        torch.nn.init.normal_(model.linear.weight, 0.0, 1.0,
+                              generator=torch.Generator().manual_seed(seed))
     fit = fit_model(model, MSELoss(), train, test, optimizer="sgd", lr=0.003, epochs=epochs,
                     batch_size=5, seed=seed, weight_decay=lambd, progress=False)
     return {
@@ -71,10 +70,9 @@ def _regression_run(train: ArrayDataset, test: ArrayDataset, lambd: float, epoch
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
     gen = torch.Generator().manual_seed(cfg.seed)
-    epochs = min(cfg.epochs, 50) if cfg.quick else cfg.epochs
     train, test = _synthetic(20, 200, gen), _synthetic(100, 200, gen)
-    plain = _regression_run(train, test, 0.0, epochs, cfg.seed)
-    decay = _regression_run(train, test, cfg.lambd, epochs, cfg.seed)
+    plain = _regression_run(train, test, 0.0, cfg.epochs, cfg.seed)
+    decay = _regression_run(train, test, cfg.lambd, cfg.epochs, cfg.seed)
 
     # Real data: softmax regression on a handful of images, full batch, λ sweep.
     n_tr = cfg.images_train
@@ -83,24 +81,23 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     tr = pool.subset(perm[:n_tr])
     va = pool.subset(perm[n_tr:n_tr + 1000])
     te = load("fashion-mnist", split="test", limit=2000)
-    lambdas = (0.0, 3e-3, 1e-2) if cfg.quick else cfg.lambdas
-    d_epochs = min(cfg.images_epochs, 300) if cfg.quick else cfg.images_epochs
     sweep = []
-    for lam in lambdas:
+    for lam in cfg.lambdas:
         model = create("softmax-regression", in_features=784, num_classes=10)
-        fit = fit_classifier(model, tr, va, optimizer="sgd", lr=0.5, epochs=d_epochs,
+        fit = fit_classifier(model, tr, va, optimizer="sgd", lr=0.5, epochs=cfg.images_epochs,
                              batch_size=len(tr), seed=cfg.seed, weight_decay=lam, progress=False)
         test = fit.trainer.evaluate(MiniBatches(te, batch_size=1024, shuffle=False))
         sweep.append({"lambda": lam, "train_loss": fit.history.last()["train_loss"],
                       "val_loss": fit.test["loss"], "test_loss": test["loss"],
-                      "test_accuracy": test["accuracy"], "w_norm": model.linear.weight.norm().item(),
+                      "test_accuracy": test["accuracy"],
+                      "w_norm": model.linear.weight.norm().item(),
                       "model": model})
     best = min(sweep, key=lambda r: r["val_loss"])  # chosen on validation, never on test
     chosen_model = best["model"]
     for r in sweep:
         del r["model"]
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     axes[0].semilogy(range(1, len(plain["curve"]) + 1), plain["curve"], label="λ = 0")
     axes[0].semilogy(range(1, len(decay["curve"]) + 1), decay["curve"], label=f"λ = {cfg.lambd:g}")
     axes[0].set_xlabel("epoch")
@@ -114,10 +111,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     axes[1].set_xlabel("λ (0 drawn at 1e-4)")
     axes[1].set_title(f"Fashion-MNIST, {n_tr} training images")
     axes[1].legend()
-    fig.tight_layout()
-    path = out_dir / "weight_decay.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir / "weight_decay.png")
 
     zero = sweep[0]
     metrics = {
@@ -133,6 +127,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         "images_test_accuracy_no_decay": zero["test_accuracy"],
         "images_chosen_test_accuracy": best["test_accuracy"],
     }
-    return LessonResult(NAME, metrics, [str(path)], [], tables={"images_sweep": sweep},
-                        claim="L2 weight decay shrinks ||w|| and lowers held-out loss when n is small and d large",
+    return LessonResult(NAME, metrics, [path], [], tables={"images_sweep": sweep},
+                        claim="L2 weight decay shrinks ||w|| and lowers held-out loss when n is "
+                              "small and d large",
                         checkpoint=save_model(chosen_model, out_dir))

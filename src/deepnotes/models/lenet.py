@@ -16,19 +16,9 @@ from torch import nn
 from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.functional import conv_output_size
 from deepnotes.models import register_model
-from deepnotes.nn import (
-    GELU,
-    AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    Conv2d,
-    MaxPool2d,
-    ReLU,
-    Sigmoid,
-    Tanh,
-)
+from deepnotes.nn import AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, MaxPool2d
+from deepnotes.nn.activation import activation_class
 
-ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh, "gelu": GELU}
 POOLS = {"avg": AvgPool2d, "max": MaxPool2d}
 
 
@@ -76,17 +66,14 @@ class LeNet(nn.Module):
 
     def __init__(self, config: LeNetConfig) -> None:
         super().__init__()
-        if config.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {config.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
-            )
+        act = activation_class(config.activation)  # ConfigError naming the choices
         if config.pool not in POOLS:
             raise ConfigError(f"unknown pool {config.pool!r}; choose one of {', '.join(POOLS)}")
         if config.image_size < 12:
             raise ConfigError(f"lenet needs image_size >= 12, got {config.image_size}")
         self.config = config
         fused = config.fused
-        act, pool = ACTIVATIONS[config.activation], POOLS[config.pool]
+        pool = POOLS[config.pool]
 
         def norm(cls, width):
             return [cls(width, fused=fused)] if config.batch_norm else []

@@ -12,9 +12,8 @@ from torch import nn
 
 from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.models import register_model
-from deepnotes.nn import GELU, Dropout, ReLU, Sigmoid, Tanh
-
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU}
+from deepnotes.nn import Dropout
+from deepnotes.nn.activation import activation_class
 
 
 @dataclass
@@ -27,7 +26,8 @@ class MLPConfig:
     fused: bool = True  # torch kernels for activation/dropout (False: our functional code)
 
 
-@register_model("mlp", MLPConfig, summary="multilayer perceptron, configurable depth/activation/dropout (B5, G5)")
+@register_model("mlp", MLPConfig,
+                summary="multilayer perceptron, configurable depth/activation/dropout (B5, G5)")
 class MLP(nn.Module):
     r"""MLP :math:`h_{l} = \mathrm{dropout}(\sigma(h_{l-1} W_l^\top + b_l))`, output
     :math:`o = h_L W_o^\top + b_o`.
@@ -46,10 +46,7 @@ class MLP(nn.Module):
 
     def __init__(self, config: MLPConfig) -> None:
         super().__init__()
-        if config.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {config.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
-            )
+        act = activation_class(config.activation)  # ConfigError naming the choices
         if not 0.0 <= config.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {config.dropout}")
         if any(h < 1 for h in config.hidden):
@@ -59,7 +56,7 @@ class MLP(nn.Module):
         width = config.in_features
         for h in config.hidden:
             layers.append(nn.Linear(width, h))
-            layers.append(ACTIVATIONS[config.activation](fused=config.fused))
+            layers.append(act(fused=config.fused))
             if config.dropout > 0:
                 layers.append(Dropout(config.dropout, fused=config.fused))
             width = h

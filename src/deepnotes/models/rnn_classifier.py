@@ -7,11 +7,11 @@ dense class scores. ``bilstm-tagger`` (many-to-many, e.g. part-of-speech tags): 
 
 Padding: a minibatch pads its sequences at the end to one length T, and ``lengths[b]`` counts
 the real tokens of row b. A left-to-right LSTM never sees the padding before the last valid
-step, but a bidirectional layer's backward direction would start on it. So, with ``lengths``,
-the backward direction reads every row from its *own* last valid token: the valid part of each
-row is reversed (:func:`reverse_padded`), run left to right with the ``_reverse`` weights and
-reversed back. The outputs at valid positions then do not depend on the padding at all: the
-same numbers as ``torch.nn.LSTM`` on a ``PackedSequence`` (tests check both).
+step, but a bidirectional layer's backward direction would start on it. So the models pass
+``lengths`` to :class:`deepnotes.nn.LSTM`, whose backward direction then reads every row from
+its *own* last valid token (padded steps change no state and output zeros). The outputs at
+valid positions do not depend on the padding at all: the same numbers as ``torch.nn.LSTM`` on
+a ``PackedSequence`` (tests check both).
 
 Notes: R9 (many-to-one and many-to-many uses of an RNN), R4 (bidirectional), R5 (LSTM).
 """
@@ -30,93 +30,10 @@ from deepnotes.nn import LSTM, Dropout
 
 __all__ = [
     "BiLSTMTagger", "BiLSTMTaggerConfig", "LSTMClassifier", "LSTMClassifierConfig",
-    "masked_lstm", "pool_states", "reverse_padded",
+    "pool_states",
 ]
 
 POOLINGS = ("last", "mean", "max")
-
-
-def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
-    r"""Reverse the first ``lengths[b]`` steps of every row; the padding stays where it is.
-
-    .. math::
-        y_{b,t} = x_{b,\,\ell_b - 1 - t} \ (t < \ell_b), \qquad y_{b,t} = x_{b,t} \ (t \ge \ell_b)
-
-    Applying it twice gives ``x`` back.
-
-    Shape:
-        - x: ``(B, T, *)``; lengths: ``(B,)``. Output: like ``x``.
-
-    Example:
-        >>> reverse_padded(torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]), torch.tensor([3, 2]))
-        tensor([[3, 2, 1, 0],
-                [5, 4, 0, 0]])
-    """
-    T = x.shape[1]
-    t = torch.arange(T, device=x.device)[None, :]  # (1, T)
-    n = lengths.to(x.device)[:, None]  # (B, 1)
-    # source step: ℓ - 1 - t inside the row, t on the padding
-    idx = torch.where(t < n, n - 1 - t, t)  # (B, T)
-    idx = idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x)  # (B, T, *)
-    return x.gather(1, idx)
-
-
-def _direction(rnn: LSTM, x: Tensor, layer: int, reverse: bool) -> Tensor:
-    """One layer, one direction of ``rnn`` run left to right over ``x`` (B, T, C) from zeros."""
-    sfx = f"l{layer}" + ("_reverse" if reverse else "")
-    w = [getattr(rnn, f"weight_ih_{sfx}"), getattr(rnn, f"weight_hh_{sfx}")]
-    b = [getattr(rnn, f"bias_ih_{sfx}"), getattr(rnn, f"bias_hh_{sfx}")] if rnn.bias else []
-    if rnn.fused:
-        h0 = x.new_zeros(1, x.shape[0], rnn.hidden_size)  # (1, B, H)
-        # torch's kernel: 1 layer, no dropout, unidirectional, batch first
-        out, _, _ = torch.lstm(x, (h0, h0), w + b, rnn.bias, 1, 0.0, False, False, True)
-        return out  # (B, T, H)
-    out, _ = F.lstm_sequence(x, None, [tuple(w + (b or [None, None]))], 1, 0.0, False, False, True)
-    return out  # (B, T, H)
-
-
-def masked_lstm(rnn: LSTM, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-    r"""Run a batch-first :class:`~deepnotes.nn.LSTM` over end-padded sequences.
-
-    Without ``lengths`` (or for a one-direction LSTM, which reads the padding only after the
-    last valid step) this is ``rnn(x)[0]``. For a bidirectional LSTM with ``lengths``, every
-    layer computes
-
-    .. math::
-        \overrightarrow{h} = \mathrm{LSTM}_{\to}(x), \qquad
-        \overleftarrow{h} = \mathrm{rev}_\ell\big(\mathrm{LSTM}_{\leftarrow}(\mathrm{rev}_\ell(x))\big),
-        \qquad h = [\overrightarrow{h}; \overleftarrow{h}]
-
-    with :math:`\mathrm{rev}_\ell` = :func:`reverse_padded`, so the outputs at valid steps are
-    those of ``torch.nn.LSTM`` on the packed sequences, whatever the padding holds.
-
-    Args:
-        rnn: the LSTM (``batch_first=True``, no peephole); its ``fused`` flag picks the path.
-        x: the inputs. lengths: valid steps per row, each in ``[1, T]``.
-
-    Shape:
-        - x: ``(B, T, C)``; lengths: ``(B,)``. Output: ``(B, T, D*H)``.
-
-    Example:
-        >>> rnn = LSTM(3, 4, bidirectional=True)
-        >>> masked_lstm(rnn, torch.zeros(2, 5, 3), torch.tensor([5, 2])).shape
-        torch.Size([2, 5, 8])
-
-    Notes: R4, R5.
-    """
-    if not rnn.batch_first or getattr(rnn, "peephole", False):
-        raise ConfigError("masked_lstm needs an LSTM with batch_first=True and no peephole")
-    if lengths is None or not rnn.bidirectional:
-        return rnn(x)[0]  # (B, T, D*H)
-    h = x
-    for layer in range(rnn.num_layers):
-        if layer > 0 and rnn.dropout > 0:
-            # the LSTM's dropout acts between layers, as in torch
-            h = F.dropout(h, p=rnn.dropout, training=rnn.training)
-        fwd = _direction(rnn, h, layer, reverse=False)  # (B, T, H)
-        bwd = reverse_padded(_direction(rnn, reverse_padded(h, lengths), layer, True), lengths)
-        h = torch.cat([fwd, bwd], dim=-1)  # (B, T, 2H)
-    return h
 
 
 def _check_lengths(lengths: Tensor | None, B: int, T: int) -> Tensor | None:
@@ -186,7 +103,8 @@ def _tokens(x: Tensor, name: str, vocab_size: int) -> None:
                          f"{x.dtype} of shape {tuple(x.shape)}")
     if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
         raise ShapeError(f"{name} token indices must be in [0, vocab_size={vocab_size}), got "
-                         f"[{int(x.min())}, {int(x.max())}]; build the model with the vocabulary's size")
+                         f"[{int(x.min())}, {int(x.max())}]; build the model with the "
+                         f"vocabulary's size")
 
 
 @dataclass
@@ -254,7 +172,7 @@ class LSTMClassifier(nn.Module):
         _tokens(tokens, "lstm-classifier", self.config.vocab_size)
         lengths = _check_lengths(lengths, *tokens.shape)
         e = self.dropout(self.embedding(tokens))  # (B, T, E)
-        h = masked_lstm(self.rnn, e, lengths)  # (B, T, D*H)
+        h, _ = self.rnn(e, lengths=lengths)  # (B, T, D*H), zeros at padding
         v = pool_states(h, lengths, self.config.pooling, self.config.hidden,
                         self.config.bidirectional)  # (B, D*H)
         return self.head(self.dropout(v))  # (B, num_classes)
@@ -276,7 +194,8 @@ class BiLSTMTaggerConfig:
 
 
 @register_model("bilstm-tagger", BiLSTMTaggerConfig,
-                summary="embedding (+ first/last char) -> BiLSTM -> dense tag scores per token (R9)")
+                summary="embedding (+ first/last char) -> BiLSTM -> dense tag scores per token "
+                        "(R9)")
 class BiLSTMTagger(nn.Module):
     r"""Many-to-many sequence tagger: one tag distribution per input token.
 
@@ -341,5 +260,5 @@ class BiLSTMTagger(nn.Module):
                                  f"needs chars of shape (B, T, 2) = {(B, T, 2)}, got {got}")
             c = self.char_embedding(chars).flatten(2)  # (B, T, 2·char_dim)
             u = torch.cat([u, c], dim=-1)  # (B, T, E + 2·char_dim)
-        h = masked_lstm(self.rnn, self.dropout(u), lengths)  # (B, T, D*H)
+        h, _ = self.rnn(self.dropout(u), lengths=lengths)  # (B, T, D*H), zeros at padding
         return self.head(self.dropout(h))  # (B, T, num_tags)

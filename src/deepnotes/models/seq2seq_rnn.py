@@ -43,11 +43,11 @@ from torch import Tensor, nn
 
 from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.functional.attention import masked_softmax
+from deepnotes.functional.sequence import reverse_padded
 from deepnotes.models import register_model
 from deepnotes.nn import GRU, AdditiveAttention, Dropout
 
-__all__ = ["Bahdanau", "BahdanauConfig", "RNNEncoder", "Seq2SeqRNN", "Seq2SeqRNNConfig",
-           "reverse_padded"]
+__all__ = ["Bahdanau", "BahdanauConfig", "RNNEncoder", "Seq2SeqRNN", "Seq2SeqRNNConfig"]
 
 
 @dataclass
@@ -65,28 +65,6 @@ class Seq2SeqRNNConfig:
 @dataclass
 class BahdanauConfig(Seq2SeqRNNConfig):
     attention_hiddens: int = 0  # width of W_q, W_k in additive attention (0: num_hiddens)
-
-
-def reverse_padded(x: Tensor, valid_len: Tensor) -> Tensor:
-    """Reverse each row's first ``valid_len`` steps and leave its padding in place.
-
-    Applying it twice gives ``x`` back.
-
-    Shape:
-        - x: ``(B, T, *)``, valid_len: ``(B,)``. Output: like ``x``.
-
-    Example:
-        >>> reverse_padded(torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]), torch.tensor([3, 2]))
-        tensor([[3, 2, 1, 0],
-                [5, 4, 0, 0]])
-    """
-    B, T = x.shape[:2]
-    t = torch.arange(T, device=x.device)[None, :]  # (1, T)
-    n = valid_len.to(x.device)[:, None]  # (B, 1)
-    # index n - 1 - t inside the valid part, t in the padding
-    idx = torch.where(t < n, n - 1 - t, t)  # (B, T)
-    idx = idx.reshape(B, T, *([1] * (x.dim() - 2))).expand_as(x)
-    return x.gather(1, idx)
 
 
 def _check_config(cfg: Seq2SeqRNNConfig) -> None:

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from deepnotes.errors import ConfigError, ShapeError
-from deepnotes.functional.sequence import masked_cross_entropy, sequence_mask
+from deepnotes.functional.sequence import fused_masked_cross_entropy, sequence_mask
 from deepnotes.models import register_model
 from deepnotes.nn import (
     LayerNorm,
@@ -308,7 +308,7 @@ class TransformerNAT(nn.Module):
         _check_batch(src, src_valid_len)
         memory = self.encoder(src, src_valid_len)
         logits = self._decode(memory, src_valid_len, tgt_valid_len, tgt.shape[1])
-        token = masked_cross_entropy(logits, tgt, tgt_valid_len)
+        token = fused_masked_cross_entropy(logits, tgt, tgt_valid_len)
         lengths = self.length_logits(memory, src_valid_len)
         target_len = tgt_valid_len.clamp(0, self.config.max_tgt_len)
         length = nn.functional.cross_entropy(lengths, target_len)

@@ -4,11 +4,26 @@ Every layer takes ``fused=``: ``True`` runs PyTorch's kernel, ``False`` runs our
 both share the same parameters (torch's names), so a model can switch paths at any time.
 """
 
-from deepnotes.nn.activation import GELU, HardSigmoid, ReLU, Sigmoid, Tanh
+from deepnotes.nn.activation import (
+    ACTIVATIONS,
+    GELU,
+    HardSigmoid,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    activation_class,
+    make_activation,
+)
 from deepnotes.nn.attention import AdditiveAttention, DotProductAttention, MultiHeadAttention
 from deepnotes.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from deepnotes.nn.dropout import Dropout, GaussianNoise
-from deepnotes.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
+from deepnotes.nn.losses import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MaskedCrossEntropyLoss,
+    MSELoss,
+)
 from deepnotes.nn.norms import BatchNorm1d, BatchNorm2d, LayerNorm
 from deepnotes.nn.positional import LearnedPositionalEmbedding, PositionalEncoding
 from deepnotes.nn.recurrent import GRU, LSTM, RNN, JordanRNN
@@ -21,8 +36,9 @@ from deepnotes.nn.transformer import (
 
 __all__ = [
     "Sigmoid", "Tanh", "ReLU", "GELU", "HardSigmoid",
+    "ACTIVATIONS", "activation_class", "make_activation",
     "Dropout", "GaussianNoise",
-    "MSELoss", "L1Loss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+    "MSELoss", "L1Loss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MaskedCrossEntropyLoss",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm",
     "Conv2d", "MaxPool2d", "AvgPool2d",
     "AdditiveAttention", "DotProductAttention", "MultiHeadAttention",

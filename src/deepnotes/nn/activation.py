@@ -1,9 +1,15 @@
 """Activation layers: Sigmoid, Tanh, ReLU, GELU (each with a ``fused`` torch path) and HardSigmoid.
 
+Models choose their activation by name: :data:`ACTIVATIONS` is the one name -> layer table,
+:func:`make_activation` builds a layer from a name and :func:`activation_class` gives its class
+(an unknown name is a ConfigError that lists the choices).
+
 Notes: B5 (hard sigmoid from two ReLUs), B6 (activations).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as TF
@@ -12,7 +18,8 @@ from torch import Tensor, nn
 from deepnotes import functional as F
 from deepnotes.errors import ConfigError
 
-__all__ = ["Sigmoid", "Tanh", "ReLU", "GELU", "HardSigmoid"]
+__all__ = ["ACTIVATIONS", "GELU", "HardSigmoid", "ReLU", "Sigmoid", "Tanh",
+           "activation_class", "make_activation"]
 
 
 class Sigmoid(nn.Module):
@@ -167,3 +174,48 @@ class HardSigmoid(nn.Module):
 
     def extra_repr(self) -> str:
         return f"c={self.c}, b={self.b}, w={self.w}"
+
+
+# name -> activation layer (each takes fused=); the one table every model reads
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU,
+}
+
+
+def activation_class(name: str, choices: Sequence[str] | None = None) -> type[nn.Module]:
+    """The layer class called ``name`` in :data:`ACTIVATIONS` (build it with ``cls(fused=...)``).
+
+    Args:
+        name: ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"gelu"``.
+        choices: the names a caller accepts (a subset of :data:`ACTIVATIONS`; default all).
+
+    Raises:
+        ConfigError: naming the bad value and the valid choices.
+
+    Example:
+        >>> activation_class("relu")
+        <class 'deepnotes.nn.activation.ReLU'>
+
+    Notes: B6.
+    """
+    allowed = tuple(ACTIVATIONS) if choices is None else tuple(choices)
+    if name not in allowed or name not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {name!r}; choose one of {', '.join(allowed)}")
+    return ACTIVATIONS[name]
+
+
+def make_activation(name: str, fused: bool = True,
+                    choices: Sequence[str] | None = None) -> nn.Module:
+    """The activation layer called ``name`` (a key of :data:`ACTIVATIONS`), on the given path.
+
+    Args:
+        name, choices: as :func:`activation_class`.
+        fused: torch's kernel (``True``, default) or our formula.
+
+    Example:
+        >>> make_activation("tanh", fused=False)
+        Tanh(fused=False)
+
+    Notes: B6.
+    """
+    return activation_class(name, choices)(fused=fused)

@@ -28,6 +28,15 @@ def _check_p(p: float) -> float:
     return float(p)
 
 
+def _attend(fused: bool, query: Tensor, key: Tensor, value: Tensor,
+            **kwargs) -> tuple[Tensor, Tensor | None]:
+    """Softmax attention pooling on one of the two paths: torch's fused kernel (no weights) or
+    the formula (:func:`deepnotes.functional.scaled_dot_product_attention`, with weights)."""
+    if fused:
+        return F.fused_scaled_dot_product_attention(query, key, value, **kwargs), None
+    return F.scaled_dot_product_attention(query, key, value, **kwargs)
+
+
 class AdditiveAttention(nn.Module):
     r"""Additive attention pooling (d2l's ``AdditiveAttention``); keys and queries may differ.
 
@@ -80,7 +89,9 @@ class DotProductAttention(nn.Module):
 
     Args:
         dropout: dropout on the attention weights (training only). Default ``0``.
-        fused: torch's kernel (``True``) or the formula. Default ``True``.
+        fused: torch's kernel (:func:`deepnotes.functional.fused_scaled_dot_product_attention`,
+            ``True``) or the formula (:func:`deepnotes.functional.scaled_dot_product_attention`).
+            Default ``True``.
         need_weights: run the formula and keep the weights in ``attention_weights``.
             Default ``False``.
 
@@ -110,10 +121,10 @@ class DotProductAttention(nn.Module):
     def forward(self, queries: Tensor, keys: Tensor, values: Tensor,
                 valid_lens: Tensor | None = None, attn_mask: Tensor | None = None,
                 causal: bool = False) -> Tensor:
-        out, w = F.scaled_dot_product_attention(
-            queries, keys, values, valid_lens=valid_lens, attn_mask=attn_mask, causal=causal,
-            dropout_p=self.dropout if self.training else 0.0,
-            fused=self.fused and not self.need_weights)
+        # the weights exist only on the formula path: need_weights runs it
+        out, w = _attend(self.fused and not self.need_weights, queries, keys, values,
+                         valid_lens=valid_lens, attn_mask=attn_mask, causal=causal,
+                         dropout_p=self.dropout if self.training else 0.0)
         self.attention_weights = w.detach() if self.need_weights else None
         return out
 
@@ -277,10 +288,11 @@ class MultiHeadAttention(nn.Module):
         k = k.view(b, tk, h, d).transpose(1, 2)  # (B, h, Tk, D)
         v = v.view(b, tk, h, d).transpose(1, 2)  # (B, h, Tk, D)
         keep, bias = self._masks(b, tq, tk, key_padding_mask, attn_mask, q.dtype)
-        out, w = F.scaled_dot_product_attention(
-            q, k, v, valid_lens=valid_lens, attn_mask=keep, attn_bias=bias, causal=is_causal,
-            dropout_p=self.dropout if self.training else 0.0,
-            fused=self.fused and not need_weights)  # (B, h, Tq, D), (B, h, Tq, Tk)
+        # the weights exist only on the formula path: need_weights runs it
+        out, w = _attend(self.fused and not need_weights, q, k, v, valid_lens=valid_lens,
+                         attn_mask=keep, attn_bias=bias, causal=is_causal,
+                         dropout_p=self.dropout if self.training else 0.0)
+        # out (B, h, Tq, D); w (B, h, Tq, Tk) or None
         # concat the heads: [head_1, ..., head_h]
         out = out.transpose(1, 2).reshape(b, tq, e)  # (B, Tq, E)
         # ... W^O

@@ -16,7 +16,7 @@ __all__ = ["Dropout", "GaussianNoise"]
 
 
 class Dropout(nn.Module):
-    r"""Inverted dropout: zero each element with probability ``p`` while training, scale by ``1/(1-p)``.
+    r"""Inverted dropout: while training zero each element with probability ``p``, scale by 1/(1-p).
 
     .. math::
         y_i = \frac{m_i x_i}{1 - p}, \quad m_i \sim \mathrm{Bernoulli}(1 - p)
@@ -55,9 +55,14 @@ class Dropout(nn.Module):
 
 
 class GaussianNoise(nn.Module):
-    r"""Noise injection :math:`y = x + \epsilon,\ \epsilon \sim \mathcal N(0, \sigma^2)` while training.
+    r"""Noise injection: add Gaussian noise while training, the identity in ``eval()`` mode.
 
-    PyTorch has no such layer, so there is no fused path.
+    .. math::
+        y = x + \epsilon, \qquad \epsilon \sim \mathcal N(0, \sigma^2)
+
+    The formula is :func:`deepnotes.functional.gaussian_noise` (the image augmentation
+    :class:`deepnotes.data.augment.RandomGaussianNoise` uses it too). PyTorch has no such layer,
+    so there is no fused path.
 
     Args:
         std: noise standard deviation :math:`\sigma \ge 0`.

@@ -19,7 +19,8 @@ from torch import nn
 from deepnotes import functional as F
 from deepnotes.errors import ConfigError, ShapeError
 
-__all__ = ["CrossEntropyLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss"]
+__all__ = ["CrossEntropyLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss",
+           "MaskedCrossEntropyLoss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -209,3 +210,52 @@ class CrossEntropyLoss(nn.Module):
     def extra_repr(self) -> str:
         return (f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, "
                 f"label_smoothing={self.label_smoothing}, fused={self.fused}")
+
+
+class MaskedCrossEntropyLoss(nn.Module):
+    r"""Cross-entropy of a padded batch of sequences, averaged over the valid tokens only.
+
+    .. math::
+        L = \frac{\sum_{b,t} m_{b,t}\,\ell_{b,t}}{\sum_{b,t} m_{b,t}}, \qquad
+        m_{b,t} = [t < \text{valid\_len}_b]
+
+    with :math:`\ell` the (label-smoothed) token cross-entropy; see
+    :func:`deepnotes.functional.masked_cross_entropy`.
+
+    Args:
+        label_smoothing: :math:`\varepsilon \in [0, 1]`. Default ``0.0``.
+        reduction: ``"mean"`` (over valid tokens) | ``"sum"`` | ``"none"``. Default ``"mean"``.
+        fused: :math:`\ell` from torch's cross-entropy kernel
+            (:func:`deepnotes.functional.fused_masked_cross_entropy`, ``True``) or our formula
+            (:func:`deepnotes.functional.masked_cross_entropy`). Default ``True``.
+
+    Shape:
+        - logits ``(B, T, V)`` (class dim **last**), target ``(B, T)``, valid_len ``(B,)``.
+        - Output: scalar, or ``(B, T)`` for ``"none"``.
+
+    Example:
+        >>> loss = MaskedCrossEntropyLoss(fused=False)
+        >>> round(loss(torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long),
+        ...            torch.tensor([1, 2])).item(), 4)  # log 4, whatever the padding
+        1.3863
+
+    Notes: S2.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0, reduction: str = "mean",
+                 fused: bool = True) -> None:
+        super().__init__()
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+        self.reduction = _check_reduction(reduction)
+        self.fused = fused
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor,
+                valid_len: torch.Tensor) -> torch.Tensor:
+        loss = F.fused_masked_cross_entropy if self.fused else F.masked_cross_entropy
+        return loss(logits, target, valid_len, self.label_smoothing, self.reduction)
+
+    def extra_repr(self) -> str:
+        return (f"label_smoothing={self.label_smoothing}, reduction={self.reduction!r}, "
+                f"fused={self.fused}")

@@ -6,6 +6,18 @@ cuDNN does the work); ``fused=False`` runs the readable step-by-step loop of
 :mod:`deepnotes.functional.rnn`. Parameter names, shapes, gate order and initialisation are
 ``torch.nn.RNN`` / ``GRU`` / ``LSTM``'s, so ``load_state_dict`` works both ways with them.
 
+End-padded batches: ``forward(x, state, lengths)`` takes each row's number of valid steps.
+Padded steps then leave the state unchanged and output zeros, and a bidirectional layer reads
+every row backwards from its own last valid step: the numbers of ``torch.nn.LSTM`` on a
+``PackedSequence``. The scratch path masks its loop (:func:`deepnotes.functional.lstm_sequence`
+with ``lengths``); the fused path runs torch's kernel one layer and direction at a time on the
+padded tensor, the backward direction on each row's valid part reversed
+(:func:`deepnotes.functional.reverse_padded`), split into pieces that end where rows end so
+that every row's final state is caught after its last valid step (one piece, the plain kernel
+call, when every row has the same length; dropout between layers is
+:func:`deepnotes.functional.dropout` there). torch's own ``PackedSequence`` kernel computes
+the same, but on a CPU it is several times slower than the padded oneDNN kernel.
+
 Notes: R4, R5, R6, R7.
 """
 
@@ -14,10 +26,14 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as TF
 from torch import Tensor, nn
 
 from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.functional import rnn as R
+from deepnotes.functional.activations import activation_function
+from deepnotes.functional.dropout import dropout as _dropout
+from deepnotes.functional.sequence import reverse_padded, sequence_mask
 
 __all__ = ["GRU", "LSTM", "RNN", "JordanRNN"]
 
@@ -25,7 +41,13 @@ State = Tensor | tuple[Tensor, Tensor]
 
 
 class _RecurrentBase(nn.Module):
-    """Parameters in torch's layout, argument checks, and the dispatch to one of the two paths."""
+    """Parameters in torch's layout, argument checks, and the dispatch to one of the two paths.
+
+    Subclasses provide ``_fused_forward`` (torch's multi-layer kernel), ``_scratch_forward``
+    (our loop) and ``_kernel(x, hx, weights)``: torch's kernel for one layer and direction over
+    batch-first ``x`` from ``hx`` (a tuple of ``(1, B, H)`` tensors), returning the outputs and
+    the final state tuple (the fused path with ``lengths`` runs it piece by piece).
+    """
 
     _gates = 1  # gate blocks stacked in weight_ih / weight_hh (RNN 1, GRU 3, LSTM 4)
 
@@ -84,7 +106,60 @@ class _RecurrentBase(nn.Module):
     def _check_fused(self) -> None:
         """Subclasses raise ConfigError here for options torch's kernel lacks."""
 
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def _fused_lengths(self, x: Tensor, state: State, lengths: Tensor) -> tuple[Tensor, State]:
+        """The fused path over end-padded rows (see the module docstring)."""
+        if not self.batch_first:
+            x = x.transpose(0, 1)  # (B, T, C)
+        B, T, _ = x.shape
+        D = self.num_directions
+        hx = state if isinstance(state, tuple) else (state,)
+        # the pieces end where some row ends, so its state can be caught there
+        ends = sorted(set(lengths.tolist()) - {0})
+        if not ends:  # no row has a valid step: zero outputs, the state unchanged
+            out = x.new_zeros(B, T, D * self.hidden_size)  # (B, T, D·H)
+            return (out if self.batch_first else out.transpose(0, 1)), state
+        steps = ends[-1]  # steps past the longest row change nothing: skip them
+        valid = sequence_mask(lengths, steps).unsqueeze(-1)  # (B, T', 1)
+        finals: list[list[Tensor]] = [[] for _ in hx]
+        layer_in = x[:, :steps]  # (B, T', C)
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                # dropout between layers, on every layer's output but the last (as torch)
+                layer_in = _dropout(layer_in, self.dropout, self.training)
+            outs = []
+            for d in range(D):
+                k = layer * D + d
+                # backward: each row's valid part reversed, run left to right, reversed back
+                seq = layer_in if d == 0 else reverse_padded(layer_in, lengths)
+                out, last = self._pieces(seq, tuple(s[k:k + 1] for s in hx), k, ends, lengths)
+                outs.append(out if d == 0 else reverse_padded(out, lengths))
+                for f, s in zip(finals, last):
+                    f.append(s)
+            layer_in = torch.cat(outs, dim=-1) if D == 2 else outs[0]  # (B, T', D·H)
+            # padded steps output zeros: o_t = m_t h_t
+            layer_in = layer_in.masked_fill(~valid, 0.0)
+        out = TF.pad(layer_in, (0, 0, 0, T - steps))  # (B, T, D·H), zeros past the longest
+        final = tuple(torch.cat(f, dim=0) for f in finals)  # each (L*D, B, H)
+        return ((out if self.batch_first else out.transpose(0, 1)),
+                final if isinstance(state, tuple) else final[0])
+
+    def _pieces(self, x: Tensor, hx: tuple[Tensor, ...], k: int, ends: list[int],
+                lengths: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Layer-direction ``k`` over ``x`` (B, T', C) in pieces ``[0, e_1), [e_1, e_2), ...``;
+        the state passes from piece to piece, and a row whose last valid step is ``e - 1``
+        keeps the state at ``e``."""
+        weights = [getattr(self, n) for n in self._weight_names[k]]
+        outs, last, start = [], hx, 0
+        for end in ends:
+            out, hx = self._kernel(x[:, start:end], hx, weights)  # (B, end - start, H)
+            outs.append(out)
+            done = (lengths == end)[None, :, None]  # (1, B, 1)
+            last = tuple(torch.where(done, s, old) for s, old in zip(hx, last))
+            start = end
+        return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)), last
+
+    def forward(self, x: Tensor, state: State | None = None,
+                lengths: Tensor | None = None) -> tuple[Tensor, State]:
         name = type(self).__name__
         if x.dim() not in (2, 3) or x.shape[-1] != self.input_size:
             raise ShapeError(f"{name}(input_size={self.input_size}) expects input of shape "
@@ -98,6 +173,12 @@ class _RecurrentBase(nn.Module):
                 state = tuple(s.unsqueeze(1) for s in state) if isinstance(state, tuple) \
                     else state.unsqueeze(1)
         B = x.shape[0 if self.batch_first else 1]
+        if lengths is not None:
+            if not batched:
+                raise ShapeError(f"{name} takes lengths with a batched input only, got "
+                                 f"{tuple(x.shape[1:] if self.batch_first else x.shape[::2])}")
+            lengths = R._check_lengths(lengths, B, x.shape[1 if self.batch_first else 0],
+                                       x.device)
         expected = (self.num_layers * self.num_directions, B, self.hidden_size)
         if state is None:
             zeros = x.new_zeros(expected)  # (L*D, B, H)
@@ -108,9 +189,10 @@ class _RecurrentBase(nn.Module):
                                  f"got {tuple(s.shape)}")
         if self.fused:
             self._check_fused()
-            out, state = self._fused_forward(x, state)
+            out, state = (self._fused_forward(x, state) if lengths is None
+                          else self._fused_lengths(x, state, lengths))
         else:
-            out, state = self._scratch_forward(x, state)
+            out, state = self._scratch_forward(x, state, lengths)
         if not batched:
             out = out.squeeze(0 if self.batch_first else 1)
             state = tuple(s.squeeze(1) for s in state) if isinstance(state, tuple) \
@@ -154,6 +236,12 @@ class RNN(_RecurrentBase):
         bidirectional: add a layer that reads the sequence backwards (``D = 2``).
         fused: torch's kernel (``True``, default) or our step-by-step loop.
 
+    Forward args:
+        x, state (default zeros), lengths: ``(B,)`` valid steps of each end-padded row, each in
+        ``[0, T]``, or ``None`` (every step valid). With ``lengths`` a padded step leaves the
+        state unchanged and outputs zeros, and the backward direction starts at each row's
+        last valid step (the numbers of ``torch.nn.RNN`` on a ``PackedSequence``).
+
     Shape:
         - Input: ``(B, T, C)`` (or ``(T, B, C)``, or ``(T, C)`` unbatched); state ``(L*D, B, H)``.
         - Output: ``(B, T, D*H)``, the last layer at every step; state ``(L*D, B, H)``.
@@ -170,8 +258,7 @@ class RNN(_RecurrentBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, fused: bool = True) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ConfigError(f"RNN nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        activation_function(nonlinearity, R.NONLINEARITIES, "RNN nonlinearity")  # check the name
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, fused)
         self.nonlinearity = nonlinearity
@@ -182,9 +269,16 @@ class RNN(_RecurrentBase):
         out, h = kernel(x, h, self._flat_weights(), self.bias, *self._args())
         return out, h
 
-    def _scratch_forward(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+    def _kernel(self, x, hx, weights):
+        kernel = torch.rnn_tanh if self.nonlinearity == "tanh" else torch.rnn_relu
+        out, h = kernel(x, hx[0], weights, self.bias, 1, 0.0, self.training, False, True)
+        return out, (h,)
+
+    def _scratch_forward(self, x: Tensor, h: Tensor,
+                         lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         L, p, train, bi, bf = self._args()
-        return R.rnn_sequence(x, h, self._layer_weights(), L, self.nonlinearity, p, train, bi, bf)
+        return R.rnn_sequence(x, h, self._layer_weights(), L, self.nonlinearity, p, train, bi, bf,
+                              lengths)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -210,6 +304,9 @@ class GRU(_RecurrentBase):
             as :class:`RNN`.
         reset_after: torch's variant (``True``, default) or the notes' (``False``, needs
             ``fused=False``).
+
+    Forward args:
+        As :class:`RNN`: ``forward(x, state=None, lengths=None)``.
 
     Shape:
         As :class:`RNN`.
@@ -244,9 +341,15 @@ class GRU(_RecurrentBase):
         out, h = torch.gru(x, h, self._flat_weights(), self.bias, *self._args())
         return out, h
 
-    def _scratch_forward(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+    def _kernel(self, x, hx, weights):
+        out, h = torch.gru(x, hx[0], weights, self.bias, 1, 0.0, self.training, False, True)
+        return out, (h,)
+
+    def _scratch_forward(self, x: Tensor, h: Tensor,
+                         lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         L, p, train, bi, bf = self._args()
-        return R.gru_sequence(x, h, self._layer_weights(), L, p, train, bi, bf, self.reset_after)
+        return R.gru_sequence(x, h, self._layer_weights(), L, p, train, bi, bf, self.reset_after,
+                              lengths)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -277,6 +380,9 @@ class LSTM(_RecurrentBase):
             as :class:`RNN`.
         peephole: add peephole connections (scratch path only). Default ``False``.
 
+    Forward args:
+        As :class:`RNN`: ``forward(x, state=None, lengths=None)``.
+
     Shape:
         As :class:`RNN`, with the state a pair ``(h, c)``, each ``(L*D, B, H)``.
 
@@ -284,6 +390,10 @@ class LSTM(_RecurrentBase):
         >>> out, (h, c) = LSTM(3, 4, num_layers=2, fused=False)(torch.zeros(2, 5, 3))
         >>> out.shape, h.shape, c.shape
         (torch.Size([2, 5, 4]), torch.Size([2, 2, 4]), torch.Size([2, 2, 4]))
+        >>> lstm = LSTM(3, 4, bidirectional=True)
+        >>> out, _ = lstm(torch.ones(2, 5, 3), lengths=torch.tensor([5, 2]))
+        >>> out.shape, out[1, 2:].abs().max().item()  # zeros after row 1's two valid steps
+        (torch.Size([2, 5, 8]), 0.0)
 
     Notes: R5, R7.
     """
@@ -328,9 +438,14 @@ class LSTM(_RecurrentBase):
         out, h, c = torch.lstm(x, state, self._flat_weights(), self.bias, *self._args())
         return out, (h, c)
 
-    def _scratch_forward(self, x: Tensor, state: tuple[Tensor, Tensor]):
+    def _kernel(self, x, hx, weights):
+        out, h, c = torch.lstm(x, hx, weights, self.bias, 1, 0.0, self.training, False, True)
+        return out, (h, c)
+
+    def _scratch_forward(self, x: Tensor, state: tuple[Tensor, Tensor],
+                         lengths: Tensor | None = None):
         L, p, train, bi, bf = self._args()
-        return R.lstm_sequence(x, state, self._layer_weights(), L, p, train, bi, bf)
+        return R.lstm_sequence(x, state, self._layer_weights(), L, p, train, bi, bf, lengths)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -378,17 +493,17 @@ class JordanRNN(nn.Module):
             raise ConfigError(f"JordanRNN needs input_size, hidden_size and output_size >= 1, "
                               f"got {input_size}, {hidden_size} and {output_size}")
         # check the names now (one sentence naming the choices) rather than at the first step
-        R._activation(nonlinearity, R._ACTIVATIONS, "nonlinearity")
-        R._activation(output_nonlinearity, R._OUTPUT_ACTIVATIONS, "output_nonlinearity")
+        activation_function(nonlinearity, R.NONLINEARITIES, "nonlinearity")
+        activation_function(output_nonlinearity, R.OUTPUT_NONLINEARITIES, "output_nonlinearity")
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.output_size, self.batch_first = int(output_size), bool(batch_first)
         self.nonlinearity, self.output_nonlinearity = nonlinearity, output_nonlinearity
-        C, H, O = self.input_size, self.hidden_size, self.output_size
+        C, H, Y = self.input_size, self.hidden_size, self.output_size  # Y: output size O
         self.weight_ih = nn.Parameter(torch.empty(H, C))  # (H, C)
-        self.weight_yh = nn.Parameter(torch.empty(H, O))  # (H, O)
-        self.weight_ho = nn.Parameter(torch.empty(O, H))  # (O, H)
+        self.weight_yh = nn.Parameter(torch.empty(H, Y))  # (H, O)
+        self.weight_ho = nn.Parameter(torch.empty(Y, H))  # (O, H)
         self.register_parameter("bias_h", nn.Parameter(torch.empty(H)) if bias else None)
-        self.register_parameter("bias_o", nn.Parameter(torch.empty(O)) if bias else None)
+        self.register_parameter("bias_o", nn.Parameter(torch.empty(Y)) if bias else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

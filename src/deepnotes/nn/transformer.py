@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from deepnotes.errors import ConfigError, ShapeError
-from deepnotes.nn.activation import GELU, ReLU
+from deepnotes.nn.activation import make_activation
 from deepnotes.nn.attention import MultiHeadAttention
 from deepnotes.nn.dropout import Dropout
 from deepnotes.nn.norms import LayerNorm
@@ -53,7 +53,8 @@ TORCH_DECODER_NAMES = {
     "ffn.dense2.": "linear2.",
     "addnorm3.norm.": "norm3.",
 }
-_ACTIVATIONS = {"relu": ReLU, "gelu": GELU}
+# the FFN activations torch.nn.TransformerEncoderLayer also offers
+_FFN_ACTIVATIONS = ("relu", "gelu")
 
 
 def _check_dropout(p: float) -> float:
@@ -87,14 +88,12 @@ class PositionWiseFFN(nn.Module):
     def __init__(self, embed_dim: int, ffn_hidden: int, dropout: float = 0.0,
                  activation: str = "relu", fused: bool = True) -> None:
         super().__init__()
-        if activation not in _ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {sorted(_ACTIVATIONS)}, got "
-                              f"{activation!r}")
+        act = make_activation(activation, fused, _FFN_ACTIVATIONS)  # ConfigError naming them
         if int(embed_dim) < 1 or int(ffn_hidden) < 1:
             raise ConfigError(f"embed_dim and ffn_hidden must be >= 1, got {embed_dim}, "
                               f"{ffn_hidden}")
         self.dense1 = nn.Linear(embed_dim, ffn_hidden)  # W_1, b_1
-        self.activation = _ACTIVATIONS[activation](fused=fused)
+        self.activation = act
         self.dropout = Dropout(_check_dropout(dropout), fused=fused)
         self.dense2 = nn.Linear(ffn_hidden, embed_dim)  # W_2, b_2
 
@@ -104,7 +103,7 @@ class PositionWiseFFN(nn.Module):
 
 
 class AddNorm(nn.Module):
-    r"""Residual connection followed by layer normalisation: :math:`\mathrm{LN}(x + \mathrm{drop}(y))`.
+    r"""Residual connection, then layer normalisation: :math:`\mathrm{LN}(x + \mathrm{drop}(y))`.
 
     ``y`` is the sub-layer's output on ``x``. :meth:`pre_norm` gives the pre-LN form
     :math:`x + \mathrm{drop}(\mathrm{sub}(\mathrm{LN}(x)))` with the same parameters.

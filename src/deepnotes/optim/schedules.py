@@ -33,15 +33,6 @@ def exponential_factor(t: int, gamma: float) -> float:
     return gamma**t
 
 
-def cosine_factor(t: int, T_max: int, eta_min_ratio: float = 0.0) -> float:
-    """Cosine annealing: ``r + (1 − r)·(1 + cos(π·t / T_max)) / 2`` with ``r = η_min / η_max``.
-
-    Falls from 1 at ``t = 0`` to ``r`` at ``t = T_max``; past ``T_max`` it follows the same
-    cosine back up, like :class:`torch.optim.lr_scheduler.CosineAnnealingLR`.
-    """
-    return eta_min_ratio + (1 - eta_min_ratio) * (1 + math.cos(math.pi * t / T_max)) / 2
-
-
 def inverse_sqrt_factor(step: int, warmup_steps: int) -> float:
     """Noam schedule normalised to peak at 1: ``min(step / w, √(w / step))``, ``step >= 1``.
 

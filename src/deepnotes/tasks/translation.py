@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from deepnotes.errors import CheckpointError, ConfigError
-from deepnotes.functional.sequence import masked_cross_entropy
+from deepnotes.functional.sequence import fused_masked_cross_entropy
 from deepnotes.metrics import bleu, corpus_bleu
 
 __all__ = [
@@ -180,7 +180,8 @@ def seq2seq_loss(model: nn.Module, batch: Sequence[Tensor], bos: int, sampling_p
     src, src_len, tgt, tgt_len = batch
     tgt_in = teacher_forcing_inputs(tgt, bos)
     if sampling_prob <= 0.0:
-        return masked_cross_entropy(model(src, src_len, tgt_in), tgt, tgt_len, label_smoothing)
+        return fused_masked_cross_entropy(model(src, src_len, tgt_in), tgt, tgt_len,
+                                          label_smoothing)
     sampling = sampling or ScheduledSampling()
     if sampling.mode == "step":
         scores = scheduled_sampling_log_probs(model, src, src_len, tgt_in, sampling_prob,
@@ -195,7 +196,7 @@ def seq2seq_loss(model: nn.Module, batch: Sequence[Tensor], bos: int, sampling_p
         mixed = torch.where(own, teacher_forcing_inputs(pred, bos), tgt_in)
         scores = model(src, src_len, mixed)  # pass 2
     # log_softmax of log-probabilities is a no-op, so both kinds of scores go in as logits
-    return masked_cross_entropy(scores, tgt, tgt_len, label_smoothing)
+    return fused_masked_cross_entropy(scores, tgt, tgt_len, label_smoothing)
 
 
 class _Seq2SeqStep:
@@ -476,7 +477,7 @@ class TranslatorSettings:
 
 #: a model and schedule that learn the toy corpus in a few seconds on one core (quick modes)
 SMALL_TRANSLATOR = {"corpus": "toy-en-es", "embed_size": 32, "num_hiddens": 64, "num_layers": 1,
-                    "dropout": 0.0, "epochs": 8, "lr": 0.01, "batch_size": 48, "max_words": 15}
+                    "dropout": 0.0, "epochs": 8, "lr": 0.01, "batch_size": 48}
 
 
 def load_translation_corpus(corpus: str, max_words: int = 15, batch_size: int = 64, seed: int = 0,
@@ -511,13 +512,15 @@ def bleu_rows(model: nn.Module, data: Any, settings: Sequence[tuple[str, int, fl
               max_len: int | None = None) -> list[dict[str, Any]]:
     """One row per ``(method, beam_size, alpha)``: test BLEU, notes' BLEU, mean log P, time."""
     rows = []
-    for method, k, alpha in settings:
+    for method, beam_size, alpha in settings:
         t0 = time.perf_counter()
         r = evaluate_bleu(model, data.test, data.src_vocab, data.tgt_vocab, method=method,
-                          beam_size=k, alpha=alpha, max_len=max_len or data.num_steps)
+                          beam_size=beam_size, alpha=alpha, max_len=max_len or data.num_steps)
         lengths = [len(h.split()) for h in r["hypotheses"]]
-        rows.append({"decoding": method if method == "greedy" else f"beam k={k} α={alpha:g}",
-                     "method": method, "beam_size": k if method == "beam" else 1, "alpha": alpha,
+        label = method if method == "greedy" else f"beam k={beam_size} α={alpha:g}"
+        rows.append({"decoding": label,
+                     "method": method, "beam_size": beam_size if method == "beam" else 1,
+                     "alpha": alpha,
                      "test_bleu": r["bleu"], "test_notes_bleu": r["notes_bleu"],
                      "mean_log_prob": r["mean_log_prob"],
                      "mean_words": sum(lengths) / max(len(lengths), 1),
