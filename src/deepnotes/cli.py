@@ -9,20 +9,24 @@
     deepnotes data status | deepnotes data get NAME [--dest DIR]
 
 Errors we expect (unknown names, bad --set values, missing data, broken checkpoints) print one
-sentence to stderr and exit with status 2, without a traceback.
+sentence to stderr and exit with status 2, without a traceback. Anything unexpected prints one
+sentence and exits with status 1; ``DEEPNOTES_DEBUG=1`` shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import os
 import platform
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from deepnotes.errors import DeepnotesError
 
@@ -55,8 +59,50 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         w.writerows(rows)
 
 
+MAX_GENERATED_TOKENS = 100_000  # `deepnotes generate --tokens` cap (a typo should not run for hours)
+
+
+def _warn(message: str) -> None:
+    """One line on stderr: something worked, but not as the user may think."""
+    print(f"deepnotes: warning: {message}", file=sys.stderr)
+
+
 def _default_out(name: str) -> Path:
     return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@contextlib.contextmanager
+def run_folder(path: Path) -> Iterator[Path]:
+    """Check and create the run folder ``path``; if the command then fails, remove the folder
+    again when this command created it and left it empty (a failed command leaves no trace)."""
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            where = "is a file" if p == path else f"lies under {p}, which is a file"
+            raise DeepnotesError(f"--out {path} {where}; give the path of a folder")
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".deepnotes-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        if created:
+            _remove_if_empty(path)
+        raise DeepnotesError(f"cannot write the run folder {path} ({exc.strerror or exc}); "
+                             f"choose another --out") from None
+    try:
+        yield path
+    except BaseException:
+        if created:
+            _remove_if_empty(path)
+        raise
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()  # only succeeds when empty
+    except OSError:
+        pass
 
 
 # ----------------------------------------------------------------------------- commands
@@ -99,20 +145,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the quick values fill the fields the user did not give; the user's values always win
     cfg = lesson.configure(**given)
     out = Path(args.out) if args.out else _default_out(lesson.name)
-    out.mkdir(parents=True, exist_ok=True)
-    save_toml({"lesson": lesson.name, "config": to_dict(cfg), "versions": _versions()}, out / "config.toml")
-    t0 = time.perf_counter()
-    result = lesson.run(cfg, out)
-    seconds = time.perf_counter() - t0
-    if result.history:
-        _write_csv(result.history, out / "metrics.csv")
-    for tname, rows in result.tables.items():
-        if rows:
-            _write_csv(rows, out / f"{tname}.csv")
-    summary = {"lesson": lesson.name, "claim": result.claim, "concepts": list(lesson.concepts),
-               "metrics": result.metrics, "figures": result.figures, "seconds": round(seconds, 2),
-               "tables": result.tables, "checkpoint": result.checkpoint}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    with run_folder(out):
+        t0 = time.perf_counter()
+        result = lesson.run(cfg, out)
+        seconds = time.perf_counter() - t0
+        # written after the run succeeded: a failed run does not rewrite an earlier config.toml
+        save_toml({"lesson": lesson.name, "config": to_dict(cfg), "versions": _versions()},
+                  out / "config.toml")
+        if result.history:
+            _write_csv(result.history, out / "metrics.csv")
+        for tname, rows in result.tables.items():
+            if rows:
+                _write_csv(rows, out / f"{tname}.csv")
+        summary = {"lesson": lesson.name, "claim": result.claim, "concepts": list(lesson.concepts),
+                   "metrics": result.metrics, "figures": result.figures,
+                   "seconds": round(seconds, 2), "tables": result.tables,
+                   "checkpoint": result.checkpoint}
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     print(f"{lesson.name}: {result.claim}")
     for k, v in result.metrics.items():
         print(f"  {k:<34} {v:.6g}" if isinstance(v, float) else f"  {k:<34} {v}")
@@ -128,7 +177,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     sets = list(args.set or [])
     if args.threads is not None:
         sets.append(f"threads={args.threads}")
-    summary = run_job(args.model, args.data, sets, out, resume=args.resume)
+    with run_folder(out):
+        summary = run_job(args.model, args.data, sets, out, resume=args.resume)
     shown = {k: v for k, v in summary.items() if k.startswith("test_")}
     final = summary.get("final", {})
     print(f"trained {args.model} on {args.data} for {final.get('epoch', '?')} epochs")
@@ -167,11 +217,13 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from deepnotes.errors import ConfigError
-    from deepnotes.tasks.translation import load_seq2seq, translate
+    from deepnotes.tasks.translation import check_sources, load_seq2seq, translate
 
     if args.beam < 0:
         raise ConfigError(f"--beam must be >= 1 beams (or 0 for greedy), got {args.beam}")
     model, src_vocab, tgt_vocab, info = load_seq2seq(Path(args.checkpoint))
+    for warning in check_sources(args.sentences, src_vocab, info.get("num_steps")):
+        _warn(warning)
     method = "beam" if args.beam and args.beam > 1 else "greedy"
     out = translate(model, args.sentences, src_vocab, tgt_vocab, method=method,
                     beam_size=args.beam or 1, alpha=args.alpha, max_len=args.max_len,
@@ -183,14 +235,21 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from deepnotes.errors import ConfigError
-    from deepnotes.tasks.lm import generate, load_lm
+    from deepnotes.tasks.lm import generate, load_lm, unknown_in_prefix
 
-    if args.tokens < 1:
-        raise ConfigError(f"--tokens must be >= 1 (tokens to generate), got {args.tokens}")
+    if not 1 <= args.tokens <= MAX_GENERATED_TOKENS:
+        raise ConfigError(f"--tokens must be between 1 and {MAX_GENERATED_TOKENS:,} (tokens to "
+                          f"generate), got {args.tokens}")
     model, vocab, info = load_lm(Path(args.checkpoint))
+    kind, tokens = info.get("preprocess", "none"), info.get("tokens", "char")
+    unknown = unknown_in_prefix(args.prefix, vocab, kind, tokens)
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        _warn(f"the model cannot read {shown} of the prefix (its training text had no such "
+              f"{'words' if tokens == 'word' else 'characters'}): they are read as <unk> or "
+              f"dropped by its preprocessing")
     print(generate(model, vocab, args.prefix, num_tokens=args.tokens, temperature=args.temperature,
-                   top_k=args.top_k, seed=args.seed, kind=info.get("preprocess", "none"),
-                   tokens=info.get("tokens", "char")))
+                   top_k=args.top_k, seed=args.seed, kind=kind, tokens=tokens))
     return 0
 
 
@@ -264,8 +323,24 @@ def _threads_flag(p: argparse.ArgumentParser) -> None:
                         "use --threads 1 on a machine other jobs are using")
 
 
+def _warning_printer(fallback: Callable[..., None]) -> Callable[..., None]:
+    """``warnings.showwarning`` that prints our warnings as one ``deepnotes: warning:`` line
+    (no file and line number) and leaves any other warning to ``fallback``."""
+    from deepnotes.errors import TrainingWarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, TrainingWarning):
+            _warn(str(message))
+        else:
+            fallback(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    shown_before = warnings.showwarning
+    warnings.showwarning = _warning_printer(shown_before)
     try:
         threads = getattr(args, "threads", None)
         if threads is not None and threads < 0:
@@ -281,6 +356,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deepnotes: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug of ours, or a setting out of range that we do not check yet
+        if os.environ.get("DEEPNOTES_DEBUG"):
+            raise
+        print(f"deepnotes: error: unexpected {type(e).__name__}: {e} (a setting out of range, "
+              f"or a bug: rerun with DEEPNOTES_DEBUG=1 for the traceback and report it)",
+              file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = shown_before
 
 
 if __name__ == "__main__":

@@ -41,3 +41,7 @@ class ShapeError(DeepnotesError, ValueError):
 class InvalidTargetError(DeepnotesError, ValueError):
     """A loss target holds a value the loss cannot use (a class index out of range, a
     probability outside [0, 1]); the message names the value."""
+
+
+class TrainingWarning(UserWarning):
+    """Training ran but something looks wrong (e.g. a finite loss that keeps growing)."""

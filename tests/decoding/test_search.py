@@ -229,7 +229,7 @@ def test_state_and_argument_errors():
         greedy_search(lambda tok, s: (torch.zeros(3), s), 0, 2, 3)
     with pytest.raises(ConfigError, match="max_sequences"):
         exhaustive_search(lambda tok, s: (torch.zeros(tok.shape[0], 50), s), 0, 2, 10)
-    with pytest.raises(ConfigError, match="temperature must be >= 0"):
+    with pytest.raises(ConfigError, match="temperature must be a finite number >= 0"):
         sample(ok, 0, 2, 3, temperature=-1.0)
     with pytest.raises(ConfigError, match="top_k must be >= 1"):
         sampling_distribution(torch.zeros(1, 3), top_k=0)

@@ -1,11 +1,16 @@
-"""Checkpoint pairs: exact round trips, clear errors for every kind of damage, never pickle."""
+"""Checkpoints: exact round trips, clear errors for every kind of damage, atomic saves (a
+process killed at any step of a save leaves a checkpoint that loads), never pickle (B11)."""
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 import struct
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -69,13 +74,40 @@ def test_round_trip_restores_model_optimizer_schedule_and_state(tmp_path):
     assert params_equal(model, model2)
 
 
-def test_peek_reads_only_the_json(tmp_path):
-    trained_pair(tmp_path)
-    (tmp_path / "ckpt.safetensors").write_bytes(b"garbage")  # never opened by peek
+def test_peek_reads_only_the_header(tmp_path):
+    _, _, _, path = trained_pair(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[-8:] = b"\xff" * 8  # damaged tensor bytes: peek does not read them, load does
+    path.write_bytes(bytes(data))
     info = peek_checkpoint(tmp_path / "ckpt")
     assert info["model_info"]["name"] == "mlp"
     assert info["trainer_state"]["epoch"] == 3 and info["trainer_state"]["t"] is None
     assert info["has_optimizer"] and info["has_scheduler"]
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_checkpoint(path, dropout_mlp())
+
+
+def test_version_1_pairs_still_load(tmp_path):
+    """The earlier format: metadata in the JSON, the .safetensors file's hash in it."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    model = dropout_mlp()
+    tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(tmp_path / "old.safetensors"), metadata={"format": "deepnotes-checkpoint"})
+    digest = hashlib.sha256((tmp_path / "old.safetensors").read_bytes()).hexdigest()
+    meta = {"format": "deepnotes-checkpoint", "version": 1, "model_info": {"name": "mlp"},
+            "trainer_state": {"epoch": 2}, "sha256": digest}
+    (tmp_path / "old.json").write_text(json.dumps(meta))
+    fresh = dropout_mlp()
+    assert load_checkpoint(tmp_path / "old", fresh)["trainer_state"] == {"epoch": 2}
+    assert params_equal(fresh, model)
+    assert peek_checkpoint(tmp_path / "old")["model_info"] == {"name": "mlp"}
+    meta["sha256"] = "0" * 64  # the pair of two saves is still caught in the old format
+    (tmp_path / "old.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_checkpoint(tmp_path / "old", dropout_mlp())
 
 
 def test_tied_weights_are_saved(tmp_path):
@@ -153,16 +185,52 @@ def test_flipped_byte_in_the_data_is_caught_by_the_hash(tmp_path):
         load_checkpoint(path, dropout_mlp())
 
 
-def test_pair_from_two_saves_is_detected(tmp_path):
+def test_a_json_copy_from_another_save_is_ignored(tmp_path):
     model = dropout_mlp()
-    save_checkpoint(tmp_path / "a", model)
+    save_checkpoint(tmp_path / "a", model, model_info={"name": "a"})
     with torch.no_grad():
         model[0].weight.add_(1.0)
-    save_checkpoint(tmp_path / "b", model)
-    # a crash between the two renames leaves b's tensors beside a's JSON
+    save_checkpoint(tmp_path / "b", model, model_info={"name": "b"})
+    # a crash between the two moves leaves the new tensors file beside the previous save's JSON:
+    # the .safetensors file holds everything, so it is loaded as it is
     shutil.copy(tmp_path / "b.safetensors", tmp_path / "a.safetensors")
-    with pytest.raises(CheckpointError, match="SHA-256 .* expects"):
-        load_checkpoint(tmp_path / "a", dropout_mlp())
+    fresh = dropout_mlp()
+    loaded = load_checkpoint(tmp_path / "a", fresh)
+    assert loaded["model_info"] == {"name": "b"} and peek_checkpoint(tmp_path / "a")["model_info"] == {"name": "b"}
+    assert torch.equal(fresh[0].weight, model[0].weight)
+    # and without any JSON copy too
+    (tmp_path / "a.json").unlink()
+    assert load_checkpoint(tmp_path / "a")["model_info"] == {"name": "b"}
+
+
+@pytest.mark.parametrize("edit", ["vocabulary", "rng", "epoch"])
+def test_a_hand_edited_json_copy_is_an_error(tmp_path, edit):
+    model = dropout_mlp()
+    save_checkpoint(tmp_path, model, model_info={"name": "mlp", "vocab": ["<unk>", "a", "b"]},
+                    trainer_state={"epoch": 3})
+    json_path = tmp_path / "checkpoint.json"
+    meta = json.loads(json_path.read_text())
+    if edit == "vocabulary":
+        meta["model_info"]["vocab"][1] = "z"
+    elif edit == "rng":
+        del meta["rng"]
+    else:
+        meta["trainer_state"]["epoch"] = 5
+    json_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="was edited after saving"):
+        load_checkpoint(tmp_path, dropout_mlp(), restore_rng=True)
+    with pytest.raises(CheckpointError, match="was edited after saving"):
+        peek_checkpoint(tmp_path)
+
+
+def test_a_damaged_header_hash_is_caught(tmp_path):
+    path = save_checkpoint(tmp_path, dropout_mlp(), model_info={"name": "mlp", "tag": "qzxq"})
+    data = path.read_bytes()
+    # change one letter inside the JSON metadata of the header, keeping its length
+    assert data.count(b"qzxq") == 1
+    path.write_bytes(data.replace(b"qzxq", b"qzxw"))
+    with pytest.raises(CheckpointError, match="damaged header"):
+        load_checkpoint(path)
 
 
 def test_json_damage_and_missing_files(tmp_path):
@@ -179,8 +247,70 @@ def test_json_damage_and_missing_files(tmp_path):
     path.unlink()
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(path)
-    with pytest.raises(CheckpointError, match="does not exist"):
+    with pytest.raises(CheckpointError, match="no checkpoint at .* does not exist"):
         load_checkpoint(tmp_path / "elsewhere")
+
+
+def test_a_checkpoint_without_rng_state_cannot_restore_it(tmp_path):
+    model = dropout_mlp()
+    save_checkpoint(tmp_path, model)
+    raw = load_checkpoint(tmp_path)["model_state"]
+    from safetensors.torch import save_file
+
+    # a hand-made file with model tensors only, in the version-2 layout but without an RNG
+    from deepnotes.train import checkpoint as ck
+
+    tensors = {f"model.{k}": v for k, v in raw.items()}
+    meta = {"format": ck.FORMAT, "version": ck.VERSION, "model_info": None, "save_id": "x"}
+    text = json.dumps(meta, sort_keys=True)
+    save_file(tensors, str(tmp_path / "bare.safetensors"), metadata={
+        "format": ck.FORMAT, "version": "2", "meta": text, "meta_sha256": ck._text_sha256(text),
+        "tensors_sha256": ck._tensors_sha256(tensors)})
+    load_checkpoint(tmp_path / "bare", dropout_mlp())  # fine without RNG restore
+    with pytest.raises(CheckpointError, match="no random-generator state"):
+        load_checkpoint(tmp_path / "bare", dropout_mlp(), restore_rng=True)
+
+
+# a save killed at each of its steps (os._exit: no cleanup runs, as with SIGKILL)
+_KILLED_SAVE = textwrap.dedent("""
+    import os, sys, torch
+    from deepnotes.train import checkpoint as ck
+    step, folder = sys.argv[1], sys.argv[2]
+    def die(s):
+        if s == step:
+            os._exit(9)
+    ck._after = die
+    model = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    ck.save_checkpoint(folder, model, model_info={"name": "new"})
+""")
+
+
+@pytest.mark.parametrize("step", ["tensors written", "tensors in place", "json written",
+                                  "json in place"])
+def test_a_save_killed_at_any_step_leaves_a_checkpoint_that_loads(tmp_path, step):
+    old = nn.Linear(3, 2)
+    with torch.no_grad():
+        old.weight.fill_(1.0)
+    save_checkpoint(tmp_path, old, model_info={"name": "old"})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.run([sys.executable, "-c", _KILLED_SAVE, step, str(tmp_path)], env=env,
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert p.returncode == 9, p.stderr
+    fresh = nn.Linear(3, 2)
+    info = load_checkpoint(tmp_path, fresh)["model_info"]
+    # before the move the old checkpoint stands, after it the new one: never a mixture
+    expected = "old" if step == "tensors written" else "new"
+    assert info == {"name": expected} == peek_checkpoint(tmp_path)["model_info"]
+    assert float(fresh.weight.detach()[0, 0]) == (1.0 if expected == "old" else 2.0)
+    leftovers = [f.name for f in tmp_path.iterdir() if f.name.endswith(".tmp")]
+    if step != "json in place":
+        assert leftovers  # the killed save's temporary files ...
+    save_checkpoint(tmp_path, old, model_info={"name": "again"})
+    # ... are cleaned by the next save
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["checkpoint.json", "checkpoint.safetensors"]
+    assert peek_checkpoint(tmp_path)["model_info"] == {"name": "again"}
 
 
 def test_optimizer_state_that_does_not_fit(tmp_path):
@@ -231,7 +361,9 @@ def test_loading_never_unpickles(tmp_path, monkeypatch):
     # the files themselves: a safetensors header of plain JSON, a JSON side file, no pickle opcodes
     raw = (tmp_path / "checkpoint.safetensors").read_bytes()
     header = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
-    assert header["__metadata__"] == {"format": "deepnotes-checkpoint"}
+    meta = header["__metadata__"]
+    assert meta["format"] == "deepnotes-checkpoint" and meta["version"] == "2"
+    assert json.loads(meta["meta"])["trainer_state"]["epoch"] == 2
     assert all(not key.startswith("__") or key == "__metadata__" for key in header)
     json.loads((tmp_path / "checkpoint.json").read_text())
     assert not raw.startswith(b"\x80") and b"PK\x03\x04" not in raw[:4]

@@ -434,4 +434,10 @@ def get(name: str, dest: str | os.PathLike | Path | None = None) -> str:
     packages: the apt command (or where the data already is). Package-shipped, generated and
     your own files: nothing to get.
     """
-    return entry(name).source.fetch(dest)
+    info = entry(name)
+    if dest is not None:
+        for p in (Path(dest), *Path(dest).parents):
+            if p.exists() and not p.is_dir():
+                where = "is a file" if p == Path(dest) else f"lies under {p}, which is a file"
+                raise ConfigError(f"--dest {dest} {where}; give the path of a folder")
+    return info.source.fetch(dest)

@@ -10,6 +10,8 @@ Notes: A14, S3.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import torch
@@ -48,8 +50,9 @@ def sampling_distribution(
 
     Notes: A14.
     """
-    if not temperature > 0:
-        raise ConfigError(f"temperature must be > 0 (use greedy_search for 0), got {temperature}")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ConfigError(f"temperature must be a finite number > 0 (use greedy_search for 0), "
+                          f"got {temperature}")
     # log P(y) / τ
     logits = log_probs / temperature
     if top_k is not None:
@@ -65,7 +68,7 @@ def sampling_distribution(
 def sample(
     step: StepFn,
     bos: int,
-    eos: int,
+    eos: int | None,
     max_len: int,
     *,
     temperature: float = 1.0,
@@ -101,8 +104,10 @@ def sample(
     Notes: A14, S3.
     """
     _check_args(bos, eos, max_len)
-    if temperature < 0:
-        raise ConfigError(f"temperature must be >= 0, got {temperature}")
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
+            and temperature >= 0):
+        raise ConfigError(f"temperature must be a finite number >= 0 (0: greedy), got "
+                          f"{temperature}")
 
     def choose(log_probs: Tensor) -> Tensor:
         if temperature == 0:

@@ -115,20 +115,23 @@ def _batch_and_device(
     return batch_size, torch.device(device)
 
 
-def _check_args(bos: int, eos: int, max_len: int) -> None:
+def _check_args(bos: int, eos: int | None, max_len: int) -> None:
     if max_len < 1:
         raise ConfigError(f"max_len must be >= 1 (tokens to generate), got {max_len}")
-    if bos < 0 or eos < 0:
+    if bos < 0 or (eos is not None and eos < 0):
         raise ConfigError(f"bos and eos must be token ids >= 0, got bos={bos}, eos={eos}")
 
 
-def _call(step: StepFn, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
+def _call(step: StepFn, tokens: Tensor, state: Any, eos: int | None = None) -> tuple[Tensor, Any]:
     log_probs, state = step(tokens, state)
     if log_probs.dim() != 2 or log_probs.shape[0] != tokens.shape[0]:
         raise ShapeError(
             f"step must return log_probs of shape (N, V) with N={tokens.shape[0]}, "
             f"got {tuple(log_probs.shape)}"
         )
+    if eos is not None and eos >= log_probs.shape[1]:
+        raise ConfigError(f"eos={eos} is not a token of the model's vocabulary (V = "
+                          f"{log_probs.shape[1]}); pass the vocabulary's <eos> id")
     return log_probs, state
 
 
@@ -149,7 +152,7 @@ def length_penalized(log_prob: float, length: int, alpha: float) -> float:
     return log_prob / (length**alpha)
 
 
-def _rows_to_result(tokens: Tensor, logp: Tensor, eos: int) -> SearchResult:
+def _rows_to_result(tokens: Tensor, logp: Tensor, eos: int | None) -> SearchResult:
     """Cut each row of generated tokens after its first <eos>."""
     out: list[list[int]] = []
     for row in tokens.tolist():
@@ -163,7 +166,7 @@ def _rows_to_result(tokens: Tensor, logp: Tensor, eos: int) -> SearchResult:
 def greedy_search(
     step: StepFn,
     bos: int,
-    eos: int,
+    eos: int | None,
     max_len: int,
     *,
     state: Any = None,
@@ -202,7 +205,7 @@ def greedy_search(
                           state=state, batch_size=batch_size, device=device)
 
 
-def token_by_token(step: StepFn, bos: int, eos: int, max_len: int,
+def token_by_token(step: StepFn, bos: int, eos: int | None, max_len: int,
                    choose: Callable[[Tensor], Tensor], *, state: Any = None,
                    batch_size: int | None = None,
                    device: torch.device | str | None = None) -> SearchResult:
@@ -210,7 +213,8 @@ def token_by_token(step: StepFn, bos: int, eos: int, max_len: int,
 
     The loop greedy search and sampling share: rows that produced ``<eos>`` keep being fed
     ``<eos>`` (their outputs ignored), and each row's log-probability sums the model's
-    :math:`\log P(y_t \mid y_{<t})` of the tokens it kept.
+    :math:`\log P(y_t \mid y_{<t})` of the tokens it kept. ``eos=None``: there is no end
+    token (a language model continuing a text), every row runs ``max_len`` steps.
     """
     _check_args(bos, eos, max_len)
     B, device = _batch_and_device(state, batch_size, device)
@@ -218,13 +222,16 @@ def token_by_token(step: StepFn, bos: int, eos: int, max_len: int,
     logp = torch.zeros(B, dtype=torch.float64, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
     for _ in range(max_len):
-        log_probs, state = _call(step, tokens, state)
+        log_probs, state = _call(step, tokens, state, eos)
         nxt = choose(log_probs)
-        nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
+        if eos is not None:
+            nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
         # log P(y_1..y_t) = log P(y_1..y_{t-1}) + log P(y_t | y_<t)
         gain = log_probs.gather(1, nxt[:, None]).squeeze(1).to(torch.float64)
         logp = logp + torch.where(done, torch.zeros_like(gain), gain)
         tokens = torch.cat([tokens, nxt[:, None]], dim=1)  # (B, t + 1)
+        if eos is None:
+            continue
         done = done | (nxt == eos)
         if bool(done.all()):
             break
@@ -278,7 +285,7 @@ def exhaustive_search(
         logp = torch.zeros(1, dtype=torch.float64, device=device)
         hyps: list[Hypothesis] = []
         for t in range(1, max_len + 1):
-            log_probs, st = _call(step, prefixes, st)
+            log_probs, st = _call(step, prefixes, st, eos)
             V = log_probs.shape[1]
             if t == 1 and sum((V - 1) ** i for i in range(max_len)) + (V - 1) ** max_len > (
                 max_sequences
@@ -391,7 +398,7 @@ def beam_search(
     done = [False] * B
     base = (torch.arange(B, device=device) * k)[:, None]  # (B, 1) first row of each source
     for t in range(1, max_len + 1):
-        log_probs, state = _call(step, tokens, state)
+        log_probs, state = _call(step, tokens, state, eos)
         V = log_probs.shape[1]
         # log P(beam + y) = log P(beam) + log P(y | beam)
         cand = beam_logp[:, :, None] + log_probs.to(torch.float64).reshape(B, k, V)  # (B, k, V)

@@ -18,15 +18,36 @@ from deepnotes.registry import Registry
 MODELS = Registry("model")
 
 
-def register_model(name: str, config_cls: type, summary: str = ""):
-    """Class decorator: register ``cls(config)`` under ``name`` with its config dataclass."""
+#: what a model reads (its forward's input), so the CLI can tell which data suits it (B1)
+INPUTS = {
+    "features": "feature vectors (N, F), any array flattened",
+    "images": "images (N, C, H, W)",
+    "tokens": "token ids (N, T)",
+    "token-pairs": "source and target token ids (translation)",
+    "frames": "sequences of feature vectors (N, T, F)",
+    "graph": "node features and an adjacency mask",
+    "points": "query points with key-value pairs (kernel regression)",
+}
+
+
+def register_model(name: str, config_cls: type, summary: str = "", inputs: str = "features"):
+    """Class decorator: register ``cls(config)`` under ``name`` with its config dataclass and
+    what it reads (a key of :data:`INPUTS`)."""
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {sorted(INPUTS)}, got {inputs!r}")
 
     def wrap(cls: type) -> type:
         cls.config_class = config_cls
+        cls.deepnotes_inputs = inputs
         MODELS.add(name, cls, summary)
         return cls
 
     return wrap
+
+
+def model_inputs(name: str) -> str:
+    """What model ``name`` reads: a key of :data:`INPUTS` (e.g. ``"images"``)."""
+    return MODELS.get(name).deepnotes_inputs
 
 
 def config_class(name: str) -> type:
@@ -82,4 +103,5 @@ for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if not _info.name.startswith("_"):
         _importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["MODELS", "create", "config_class", "model_info", "from_info", "register_model"]
+__all__ = ["INPUTS", "MODELS", "create", "config_class", "from_info", "model_info", "model_inputs",
+           "register_model"]

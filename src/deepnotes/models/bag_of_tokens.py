@@ -27,7 +27,7 @@ class BagOfTokensConfig:
 
 
 @register_model("bag-of-tokens", BagOfTokensConfig,
-                summary="softmax regression on token counts, o = W n(x) + b (B7)")
+                summary="softmax regression on token counts, o = W n(x) + b (B7)", inputs="tokens")
 class BagOfTokens(nn.Module):
     r"""Softmax regression on token counts: :math:`o = W n(x) + b`.
 

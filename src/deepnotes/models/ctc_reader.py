@@ -33,7 +33,8 @@ class CTCReaderConfig:
 
 
 @register_model("ctc-reader", CTCReaderConfig,
-                summary="standardised frames -> BiLSTM -> per-frame log-softmax for CTC (R10)")
+                summary="standardised frames -> BiLSTM -> per-frame log-softmax for CTC (R10)",
+                inputs="frames")
 class CTCReader(nn.Module):
     r"""Standardise the frames, a BiLSTM over them, then linear + log-softmax per frame.
 

@@ -45,7 +45,8 @@ class NodeClassifierConfig:
 
 
 @register_model("node-classifier", NodeClassifierConfig,
-                summary="node classifier: attention along graph edges, to all nodes, or MLP (A9)")
+                summary="node classifier: attention along graph edges, to all nodes, or MLP (A9)",
+                inputs="graph")
 class NodeClassifier(nn.Module):
     """Encoder, ``layers`` residual mixing blocks, linear read-out (see the module docstring).
 

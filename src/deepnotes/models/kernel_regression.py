@@ -46,7 +46,8 @@ class NWKernelRegressionConfig:
 
 
 @register_model("nw-kernel-regression", NWKernelRegressionConfig,
-                summary="Nadaraya–Watson attention pooling with a learnable kernel width (A2)")
+                summary="Nadaraya–Watson attention pooling with a learnable kernel width (A2)",
+                inputs="points")
 class NWKernelRegression(nn.Module):
     """Parametric Nadaraya–Watson regression: one learnable kernel width ``w``.
 

@@ -41,7 +41,8 @@ class LeNetModernConfig(LeNetConfig):
 
 
 @register_model("lenet", LeNetConfig,
-                summary="LeNet-5: conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84 (C5, C6)")
+                summary="LeNet-5: conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84 (C5, C6)",
+                inputs="images")
 class LeNet(nn.Module):
     r"""LeNet-5 as in d2l (padding 2 on the first conv so 28×28 inputs work).
 
@@ -108,7 +109,7 @@ class LeNet(nn.Module):
 
 
 @register_model("lenet-modern", LeNetModernConfig,
-                summary="LeNet-5 with ReLU, batch norm and max pooling (C6, O9)")
+                summary="LeNet-5 with ReLU, batch norm and max pooling (C6, O9)", inputs="images")
 class LeNetModern(LeNet):
     """:class:`LeNet` whose defaults are ReLU, BatchNorm and max pooling
     (:class:`LeNetModernConfig`); every field can still be overridden.

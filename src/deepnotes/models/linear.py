@@ -5,12 +5,13 @@ Notes: B2 (linear model, many features, normal equation), B3 (MSE), B4 (gradient
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from deepnotes.errors import ShapeError
+from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.models import register_model
 
 
@@ -21,7 +22,8 @@ class LinearRegressionConfig:
 
 
 @register_model("linear-regression", LinearRegressionConfig,
-                summary="y = b + w·x with d features (B2); flattens image inputs")
+                summary="y = b + w·x with d features (B2); flattens image inputs",
+                inputs="features")
 class LinearRegression(nn.Module):
     """Linear regression ``ŷ = x W^T + b``.
 
@@ -106,6 +108,10 @@ def gradient_descent(x: torch.Tensor, y: torch.Tensor, lr: float, steps: int,
 
     Notes: B4.
     """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ConfigError(f"steps must be an integer >= 0, got {steps!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"lr must be a finite number > 0, got {lr!r}")
     n, d = x.shape
     w = torch.zeros(d, dtype=x.dtype) if w0 is None else w0.clone()
     b = torch.tensor(float(b0), dtype=x.dtype)

@@ -27,7 +27,8 @@ class MLPConfig:
 
 
 @register_model("mlp", MLPConfig,
-                summary="multilayer perceptron, configurable depth/activation/dropout (B5, G5)")
+                summary="multilayer perceptron, configurable depth/activation/dropout (B5, G5)",
+                inputs="features")
 class MLP(nn.Module):
     r"""MLP :math:`h_{l} = \mathrm{dropout}(\sigma(h_{l-1} W_l^\top + b_l))`, output
     :math:`o = h_L W_o^\top + b_o`.

@@ -79,7 +79,8 @@ class ResNetConfig:
 
 
 @register_model("resnet", ResNetConfig,
-                summary="small ResNet for 28x28 images: 3x3 stem, residual stages (C6)")
+                summary="small ResNet for 28x28 images: 3x3 stem, residual stages (C6)",
+                inputs="images")
 class ResNet(nn.Module):
     r"""Stem ``conv 3×3 → BN → ReLU`` at full resolution (then, with ``stem_pool``, d2l's
     ``max pool 3×3, stride 2``), one stage per entry of ``channels`` (``blocks_per_stage``

@@ -122,7 +122,8 @@ class LSTMClassifierConfig:
 
 
 @register_model("lstm-classifier", LSTMClassifierConfig,
-                summary="embedding -> (Bi)LSTM -> last/mean/max over valid steps -> dense (R9)")
+                summary="embedding -> (Bi)LSTM -> last/mean/max over valid steps -> dense (R9)",
+                inputs="tokens")
 class LSTMClassifier(nn.Module):
     r"""Many-to-one sequence classifier.
 
@@ -195,7 +196,7 @@ class BiLSTMTaggerConfig:
 
 @register_model("bilstm-tagger", BiLSTMTaggerConfig,
                 summary="embedding (+ first/last char) -> BiLSTM -> dense tag scores per token "
-                        "(R9)")
+                        "(R9)", inputs="tokens")
 class BiLSTMTagger(nn.Module):
     r"""Many-to-many sequence tagger: one tag distribution per input token.
 

@@ -46,7 +46,8 @@ class RNNLMConfig:
 
 
 @register_model("rnn-lm", RNNLMConfig,
-                summary="RNN/GRU/LSTM language model, one-hot or embedding input (R4-R8)")
+                summary="RNN/GRU/LSTM language model, one-hot or embedding input (R4-R8)",
+                inputs="tokens")
 class RNNLM(nn.Module):
     r"""Language model :math:`P(x_{t+1} \mid x_{\le t}) = \mathrm{softmax}(W_{hq} h_t + b_q)`.
 

@@ -155,7 +155,8 @@ class _DecoderBase(nn.Module):
 
 
 @register_model("seq2seq-rnn", Seq2SeqRNNConfig,
-                summary="GRU encoder-decoder translator, fixed context c = h_S (S2, S3)")
+                summary="GRU encoder-decoder translator, fixed context c = h_S (S2, S3)",
+                inputs="token-pairs")
 class Seq2SeqRNN(_DecoderBase):
     r"""GRU encoder-decoder with a fixed context vector (d2l's ``Seq2Seq``, padding-aware).
 
@@ -196,7 +197,8 @@ class Seq2SeqRNN(_DecoderBase):
 
 
 @register_model("bahdanau", BahdanauConfig,
-                summary="GRU encoder-decoder with Bahdanau (additive) attention (A10)")
+                summary="GRU encoder-decoder with Bahdanau (additive) attention (A10)",
+                inputs="token-pairs")
 class Bahdanau(_DecoderBase):
     r"""GRU encoder-decoder whose decoder attends over the encoder outputs at every step (A10).
 

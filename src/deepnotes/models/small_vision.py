@@ -31,7 +31,8 @@ class SmallCNNConfig:
 
 
 @register_model("small-cnn", SmallCNNConfig,
-                summary="two conv+pool stages and a linear classifier (fixed receptive field, A8)")
+                summary="two conv+pool stages and a linear classifier (fixed receptive field, A8)",
+                inputs="images")
 class SmallCNN(nn.Module):
     """Two 3×3 conv + ReLU + 2×2 max-pool stages, then a linear classifier.
 
@@ -76,7 +77,8 @@ class SmallViTConfig:
 
 
 @register_model("small-vit", SmallViTConfig,
-                summary="patches + self-attention, ViT-style (learned receptive field, A8)")
+                summary="patches + self-attention, ViT-style (learned receptive field, A8)",
+                inputs="images")
 class SmallViT(nn.Module):
     r"""Patches as tokens: linear patch embedding + learned positions, pre-LN encoder blocks,
     mean pooling, linear classifier.

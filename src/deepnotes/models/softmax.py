@@ -22,7 +22,7 @@ class SoftmaxRegressionConfig:
 
 
 @register_model("softmax-regression", SoftmaxRegressionConfig,
-                summary="o = W x + b, class probabilities softmax(o) (B7)")
+                summary="o = W x + b, class probabilities softmax(o) (B7)", inputs="features")
 class SoftmaxRegression(nn.Module):
     r"""Softmax regression :math:`o = xW^\top + b,\ \hat y = \mathrm{softmax}(o)`.
 

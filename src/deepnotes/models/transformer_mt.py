@@ -107,7 +107,8 @@ def _check_batch(src: Tensor, src_valid_len: Tensor) -> None:
 
 
 @register_model("transformer-mt", TransformerMTConfig,
-                summary="Transformer encoder-decoder translator, post-LN (pre-LN option) (A11, A12)")
+                summary="Transformer encoder-decoder translator, post-LN (pre-LN option) (A11, A12)",
+                inputs="token-pairs")
 class TransformerMT(nn.Module):
     r"""Transformer encoder-decoder for translation (module docstring for the formulas).
 
@@ -212,7 +213,8 @@ class TransformerNATConfig(TransformerMTConfig):
 
 
 @register_model("transformer-nat", TransformerNATConfig,
-                summary="non-autoregressive Transformer: length predictor + parallel decoder (A13)")
+                summary="non-autoregressive Transformer: length predictor + parallel decoder (A13)",
+                inputs="token-pairs")
 class TransformerNAT(nn.Module):
     r"""Non-autoregressive Transformer translator (notes A13).
 

@@ -58,6 +58,7 @@ __all__ = [
     "preprocess",
     "save_lm",
     "train_lm",
+    "unknown_in_prefix",
     "word_corpus",
 ]
 
@@ -126,6 +127,24 @@ def _prefix_tokens(prefix: str, kind: str, tokens: str) -> list[str]:
     if tokens == "char":
         return list(preprocess(prefix, kind))
     raise ConfigError(f"unknown token kind {tokens!r}; choose 'char' or 'word'")
+
+
+def unknown_in_prefix(prefix: str, vocab: Vocab, kind: str = "d2l", tokens: str = "char"
+                      ) -> list[str]:
+    """The parts of ``prefix`` the model cannot read: characters its preprocessing drops (the
+    d2l preprocessing keeps letters only) and tokens outside its vocabulary (read as ``<unk>``).
+
+    Example:
+        >>> _, vocab, _ = char_corpus("the cat")
+        >>> unknown_in_prefix("the dog, 42", vocab)
+        [',', '4', '2', 'd', 'o', 'g']
+    """
+    dropped = []
+    if tokens == "char" and kind == "d2l":
+        dropped = [c for c in prefix if not c.isspace() and d2l_style_chars(c) == " "]
+    unknown = [t for t in _prefix_tokens(prefix, kind, tokens)
+               if t not in vocab and not t.isspace()]
+    return list(dict.fromkeys(dropped + unknown))
 
 
 # ----------------------------------------------------------------------------- loss
@@ -350,7 +369,7 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_tokens: int = 50,
             _, state = model(torch.tensor([ids[:-1]], device=device), state)
         state = map_state(lambda s: s.transpose(0, 1), state)  # (1, L*D, H)
     step = _step_fn(model, ids[:-1], reread)
-    eos = len(vocab)  # an id the model never scores: generation runs num_tokens steps
+    eos = None  # a language model has no end token: generation runs num_tokens steps
     if temperature == 0:
         out = greedy_search(step, ids[-1], eos, num_tokens, state=state, batch_size=1, device=device)
     else:

@@ -50,6 +50,7 @@ from deepnotes.metrics import bleu, corpus_bleu
 
 __all__ = [
     "SMALL_TRANSLATOR", "ScheduledSampling", "Seq2SeqModel", "TranslatorSettings", "bleu_rows",
+    "check_sources",
     "copy_baseline_bleu", "decode", "detokenize", "encode_sentences", "evaluate_bleu",
     "load_seq2seq", "load_translation_corpus", "sample_rows", "save_seq2seq", "save_translator",
     "scheduled_sampling_log_probs", "seq2seq_info", "seq2seq_loss", "teacher_forcing_inputs",
@@ -309,6 +310,37 @@ def encode_sentences(sentences: Sequence[str], src_vocab: Any, num_steps: int | 
     tokens = tokenize(list(sentences))
     steps = num_steps or max([len(t) for t in tokens] + [0]) + 1
     return build_array(tokens, src_vocab, steps)
+
+
+def check_sources(sentences: Sequence[str], src_vocab: Any, num_steps: int | None = None
+                  ) -> list[str]:
+    """Check sentences before translating them; return warnings (sentences cut to fit).
+
+    Raises :class:`ConfigError` for a sentence with no tokens or with no token the model
+    knows (it would be translated from ``<unk>`` alone: fluent text unrelated to the input).
+
+    Example:
+        >>> from deepnotes.text import Vocab
+        >>> v = Vocab([["the", "cat", "."]], reserved=("<unk>", "<pad>", "<bos>", "<eos>"))
+        >>> check_sources(["the cat sat ."], v, num_steps=3)
+        ['sentence 1 has 4 tokens but the model reads at most 2 (it was trained on sentences that long): the rest is dropped']
+    """
+    from deepnotes.text import tokenize
+
+    warnings = []
+    for i, (sentence, tokens) in enumerate(zip(sentences, tokenize(list(sentences))), start=1):
+        if not tokens:
+            raise ConfigError(f"sentence {i} is empty; give a sentence to translate")
+        if all(t not in src_vocab for t in tokens):
+            raise ConfigError(
+                f"sentence {i} ({sentence[:40]!r}) has no word the model knows (its source "
+                f"vocabulary holds {len(src_vocab):,} tokens of its training language); it "
+                f"cannot be translated")
+        if num_steps is not None and len(tokens) > num_steps - 1:
+            warnings.append(f"sentence {i} has {len(tokens):,} tokens but the model reads at "
+                            f"most {num_steps - 1} (it was trained on sentences that long): the "
+                            f"rest is dropped")
+    return warnings
 
 
 @torch.no_grad()

@@ -187,11 +187,25 @@ class Vocab:
             raise ConfigError("this is not a deepnotes vocabulary state (format != "
                               f"{_FORMAT!r}); save one with Vocab.state_dict().")
         v = cls.__new__(cls)
-        reserved = tuple(state["reserved"])
-        if "<unk>" not in reserved:
+        try:
+            reserved = tuple(state["reserved"])
+            idx_to_token = list(state["idx_to_token"])
+            min_freq = int(state.get("min_freq", 1))
+            token_freqs = [(t, int(c)) for t, c in state.get("token_freqs", [])]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the stored vocabulary is damaged ({type(exc).__name__}: {exc}); "
+                              "rebuild it from the training tokens.") from None
+        bad = [t for t in (*reserved, *idx_to_token) if not isinstance(t, str)]
+        if bad or any(not isinstance(t, str) for t, _ in token_freqs):
+            raise ConfigError(f"the stored vocabulary is damaged: tokens must be strings, found "
+                              f"{bad[:3]!r}; rebuild it from the training tokens.")
+        if "<unk>" not in reserved or "<unk>" not in idx_to_token:
             raise ConfigError("the stored vocabulary has no '<unk>' among its reserved tokens.")
-        v._init_table(list(state["idx_to_token"]), reserved, int(state.get("min_freq", 1)),
-                      [(t, int(c)) for t, c in state.get("token_freqs", [])])
+        missing = [t for t in reserved if t not in idx_to_token]
+        if missing:
+            raise ConfigError(f"the stored vocabulary is damaged: reserved token(s) {missing} are "
+                              "not in its token list; rebuild it from the training tokens.")
+        v._init_table(idx_to_token, reserved, min_freq, token_freqs)
         return v
 
     def save(self, path: str | os.PathLike) -> Path:

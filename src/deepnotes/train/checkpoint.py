@@ -1,19 +1,31 @@
-"""Checkpoints as ``checkpoint.safetensors`` + ``checkpoint.json``: no pickle, written atomically.
+"""Checkpoints as one ``checkpoint.safetensors`` file (+ a readable ``checkpoint.json`` copy):
+no pickle, written atomically.
 
 Layout of one checkpoint (``path`` is a directory, or a base path such as ``runs/a/best``)::
 
-    checkpoint.safetensors   model.<key>                 model state_dict tensors
-                             optim.state.<idx>.<key>     optimizer per-parameter tensor state
-                             sched.<...>                 scheduler tensors (rare)
-                             rng.torch, rng.cuda.<i>     torch CPU / CUDA generator states
-    checkpoint.json          optimizer param_groups and non-tensor state, scheduler state_dict,
-                             trainer state (epoch, step, history), model_info, numpy and python
-                             RNG states, library versions, and the SHA-256 of the .safetensors
+    checkpoint.safetensors   tensors:
+                               model.<key>                 model state_dict tensors
+                               optim.state.<idx>.<key>     optimizer per-parameter tensor state
+                               sched.<...>                 scheduler tensors (rare)
+                               rng.torch, rng.cuda.<i>     torch CPU / CUDA generator states
+                             header metadata:
+                               meta            JSON: optimizer param_groups and non-tensor
+                                               state, scheduler state_dict, trainer state
+                                               (epoch, step, history), model_info, NumPy and
+                                               Python RNG states, versions, a save id
+                               meta_sha256     SHA-256 of ``meta``
+                               tensors_sha256  SHA-256 of every tensor's bytes (key order)
+    checkpoint.json          a readable copy of ``meta`` (with its save id and hash)
 
-The two files are written to temporary files in the same directory and moved into place with
-``os.replace`` (the JSON last), so a crash never leaves a half-written file under the real name;
-a crash between the two moves leaves a pair whose hashes disagree, which loading detects.
-Loading reads only safetensors and JSON (never ``torch.load``/pickle).
+Everything a load needs is inside the ``.safetensors`` file, which is written to a temporary
+file in the same directory, flushed to disk and moved into place with one ``os.replace``: a
+crash at any moment leaves either the previous checkpoint or the new one, never a mixture. The
+JSON copy is written after it; a copy from an earlier save (a crash between the two moves) is
+recognised by its save id and ignored, while a copy edited by hand (same save id, other
+content) is an error, since it would no longer describe the checkpoint. Temporary files that a
+killed save left behind are removed by the next save into that directory. Loading reads only
+safetensors and JSON (never ``torch.load``/pickle); checkpoints of the earlier two-file format
+(version 1: metadata in the JSON, the file's hash in it) still load.
 
 Notes: B11 (saving and loading parameters).
 """
@@ -27,18 +39,20 @@ import platform
 import random
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from deepnotes.errors import CheckpointError
 
 FORMAT = "deepnotes-checkpoint"
-VERSION = 1
+VERSION = 2
 _SUFFIXES = (".safetensors", ".json")
 _MAX_NAMED = 5  # keys named in one error message
 
@@ -228,24 +242,78 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"model_info must be plain JSON (dicts, lists, numbers, strings): {exc}") from exc
 
+    meta["save_id"] = uuid.uuid4().hex
+    meta_text = json.dumps(meta, sort_keys=True)
+    header = {"format": FORMAT, "version": str(VERSION), "meta": meta_text,
+              "meta_sha256": _text_sha256(meta_text), "tensors_sha256": _tensors_sha256(tensors)}
+    copy = {**json.loads(meta_text), "meta_sha256": header["meta_sha256"],
+            "note": f"a readable copy of the metadata inside {st_path.name}"}
+
+    _remove_stale_temporaries(st_path.parent, (st_path.name, json_path.name))
     tmp_st = _temp_in(st_path.parent, st_path.name)
     tmp_json = _temp_in(json_path.parent, json_path.name)
     try:
-        save_file(tensors, str(tmp_st), metadata={"format": FORMAT})
+        save_file(tensors, str(tmp_st), metadata=header)
         _fsync(tmp_st)
-        meta["sha256"] = _sha256(tmp_st)
+        _after("tensors written")
+        os.replace(tmp_st, st_path)  # the commit point: the checkpoint is this one file
+        _fsync_dir(st_path.parent)
+        _after("tensors in place")
         with open(tmp_json, "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=1)
+            json.dump(copy, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp_st, st_path)
-        # JSON last: a pair whose JSON names another .safetensors hash is detected at load time
+        _after("json written")
         os.replace(tmp_json, json_path)
+        _after("json in place")
     finally:
         for tmp in (tmp_st, tmp_json):
             if tmp.exists():
                 tmp.unlink()
     return st_path
+
+
+def _after(step: str) -> None:
+    """Hook between the steps of a save (tests make a process die here to prove atomicity)."""
+
+
+def _text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's key, dtype, shape and bytes, in key order."""
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _remove_stale_temporaries(directory: Path, names: tuple[str, ...]) -> None:
+    """Delete ``.NAME.*.tmp`` files a killed save left in ``directory``."""
+    for name in names:
+        for stale in directory.glob(f".{name}.*.tmp"):
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # ----------------------------------------------------------------------------- load
@@ -263,10 +331,63 @@ def _read_json(json_path: Path) -> dict[str, Any]:
     return meta
 
 
-def peek_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint's JSON only: ``model_info``, ``trainer_state``, ``versions``, ...
+def _header(st_path: Path) -> dict[str, str] | None:
+    """The safetensors header metadata (``None`` when the file does not exist)."""
+    if not st_path.is_file():
+        return None
+    try:
+        with safe_open(str(st_path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        raise CheckpointError(f"checkpoint file {st_path} is truncated or corrupted and cannot be "
+                              f"read as safetensors ({exc}); restore it or re-run training") from exc
 
-    Lets ``deepnotes eval`` learn which model to build before loading its tensors.
+
+_COPY_ONLY = ("meta_sha256", "note")  # keys of the JSON copy that are not part of ``meta``
+
+
+def _read_meta(st_path: Path, json_path: Path) -> dict[str, Any]:
+    """The checkpoint's metadata: from the ``.safetensors`` header (version 2) after checking its
+    hash and the JSON copy, or from the JSON (version 1)."""
+    header = _header(st_path)
+    if header is None:
+        if json_path.is_file():
+            raise CheckpointError(f"checkpoint file {st_path} does not exist; it must sit next to "
+                                  f"{json_path.name}")
+        raise CheckpointError(f"no checkpoint at {st_path} (the file does not exist); pass the "
+                              "directory or base path of a checkpoint written by save_checkpoint")
+    if "meta" not in header:  # version 1: the metadata lives in the JSON
+        meta = _read_json(json_path)
+        meta["_tensors_check"] = ("file", meta.get("sha256"))
+        return meta
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{st_path} is not a deepnotes checkpoint (no format={FORMAT!r})")
+    text = header["meta"]
+    if _text_sha256(text) != header.get("meta_sha256"):
+        raise CheckpointError(f"checkpoint file {st_path} has a damaged header (its metadata does "
+                              "not match its hash); restore it or re-run training")
+    meta = json.loads(text)
+    if json_path.is_file():
+        copy = _read_json(json_path)
+        if copy.get("save_id") == meta.get("save_id"):  # else: a copy from an earlier save
+            stripped = {k: v for k, v in copy.items() if k not in _COPY_ONLY}
+            if stripped != meta:
+                changed = sorted(k for k in set(stripped) | set(meta)
+                                 if stripped.get(k) != meta.get(k))
+                raise CheckpointError(
+                    f"{json_path} was edited after saving ({', '.join(changed[:_MAX_NAMED])} "
+                    f"differ from the metadata inside {st_path.name}); a checkpoint is only "
+                    f"loaded as it was saved: restore the JSON or delete it (the .safetensors "
+                    f"file holds everything)")
+    meta["_tensors_check"] = ("tensors", header.get("tensors_sha256"))
+    return meta
+
+
+def peek_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint's metadata only: ``model_info``, ``trainer_state``, ``versions``, ...
+
+    Reads the ``.safetensors`` header, not its tensors, so ``deepnotes eval`` learns which
+    model to build before loading them.
 
     Example:
         >>> import tempfile
@@ -276,7 +397,7 @@ def peek_checkpoint(path: str | Path) -> dict[str, Any]:
         {'name': 'linear'}
     """
     st_path, json_path = checkpoint_paths(path)
-    meta = _read_json(json_path)
+    meta = _read_meta(st_path, json_path)
     state = meta.get("trainer_state")
     return {
         "model_info": meta.get("model_info"),
@@ -291,19 +412,17 @@ def peek_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def _read_tensors(st_path: Path, meta: dict[str, Any], map_location: str | torch.device) -> dict[str, torch.Tensor]:
-    if not st_path.is_file():
-        raise CheckpointError(f"checkpoint file {st_path} does not exist; it must sit next to "
-                              f"{st_path.with_suffix('.json').name}")
     try:
         tensors = load_file(str(st_path), device=str(map_location))
     except Exception as exc:  # safetensors raises its own error types for bad headers/lengths
         raise CheckpointError(f"checkpoint file {st_path} is truncated or corrupted and cannot be "
                               f"read as safetensors ({exc}); restore it or re-run training") from exc
-    digest = _sha256(st_path)
-    if digest != meta.get("sha256"):
+    kind, expected = meta["_tensors_check"]
+    digest = _sha256(st_path) if kind == "file" else _tensors_sha256(tensors)
+    if digest != expected:
         raise CheckpointError(
-            f"checkpoint file {st_path} has SHA-256 {digest[:12]}... but its JSON expects "
-            f"{str(meta.get('sha256'))[:12]}...: the file was corrupted or replaced by another save's"
+            f"checkpoint file {st_path} has SHA-256 {digest[:12]}... but its metadata expects "
+            f"{str(expected)[:12]}...: the file was corrupted or replaced by another save's"
         )
     return tensors
 
@@ -367,13 +486,14 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
         holds the raw model tensors (useful when ``model`` is None).
 
     Raises:
-        CheckpointError: missing file, corrupted/truncated file, hash mismatch between the pair,
-            missing/unexpected model key or a shape mismatch (the message names the key).
+        CheckpointError: missing file, corrupted/truncated file, a hash that does not match, a
+            hand-edited JSON copy, missing/unexpected model key or a shape mismatch (the
+            message names the key).
 
     Notes: B11.
     """
     st_path, json_path = checkpoint_paths(path)
-    meta = _read_json(json_path)
+    meta = _read_meta(st_path, json_path)
     tensors = _read_tensors(st_path, meta, map_location)
     if model is not None:
         _load_model(model, tensors, st_path, strict)
@@ -398,7 +518,15 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
         _check_class(meta.get("scheduler_class"), scheduler, "scheduler", st_path)
         scheduler.load_state_dict(_decode(meta["scheduler"], tensors))
     if restore_rng:
-        set_rng_state(tensors, meta["rng"])
+        if not isinstance(meta.get("rng"), dict) or "rng.torch" not in tensors:
+            raise CheckpointError(f"checkpoint {st_path} holds no random-generator state, so a "
+                                  "resumed run could not continue exactly; resume from a "
+                                  "checkpoint written by the Trainer")
+        try:
+            set_rng_state(tensors, meta["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"checkpoint {st_path} has a damaged random-generator state "
+                                  f"({exc}); resume from an intact checkpoint") from exc
     trainer_state = meta.get("trainer_state")
     return {
         "trainer_state": _decode(trainer_state, tensors) if trainer_state is not None else None,

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -40,14 +41,17 @@ import torch
 from torch import Tensor, nn
 
 from deepnotes.data.loader import MiniBatches
-from deepnotes.errors import CheckpointError, ConfigError, NonFiniteLossError
+from deepnotes.errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingWarning
 from deepnotes.functional.clip import clip_grad_norm_, grad_norm
 from deepnotes.runtime import resolve_device, seed_everything
 from deepnotes.train.callbacks import Callback
 from deepnotes.train.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from deepnotes.train.history import History
 
-__all__ = ["TrainConfig", "Trainer", "default_loss_step"]
+__all__ = ["DIVERGENCE_FACTOR", "TrainConfig", "Trainer", "default_loss_step"]
+
+#: an epoch's mean loss this many times the first step's loss triggers a divergence warning
+DIVERGENCE_FACTOR = 100.0
 
 Batch = Sequence[Tensor]
 #: ``loss_step(model, loss_fn, batch) -> (loss, outputs, targets)``; outputs/targets feed the
@@ -215,6 +219,8 @@ class Trainer:
         self.last_grad_norm = math.nan
         self.diverged = False
         self.nonfinite: dict[str, float] | None = None
+        self._first_loss: float | None = None  # the first step's loss, to notice divergence
+        self._warned_divergence = False
         self._partial: _Sums | None = None  # sums of an epoch interrupted by max_steps
         self.out_dir = Path(self.config.out_dir) if self.config.out_dir else None
 
@@ -325,10 +331,10 @@ class Trainer:
 
     def load_checkpoint(self, path: str | Path, restore_rng: bool = False) -> dict[str, Any]:
         """Restore everything :meth:`save_checkpoint` wrote (RNGs only with ``restore_rng``)."""
-        st_path, json_path = checkpoint_paths(path)
-        if not st_path.exists() or not json_path.exists():
-            raise CheckpointError(f"no checkpoint at {st_path} (and {json_path.name}); train without "
-                                  f"resume first, or point resume at a run folder that has one")
+        st_path, _ = checkpoint_paths(path)
+        if not st_path.exists():
+            raise CheckpointError(f"no checkpoint at {st_path}; train without resume first, or "
+                                  f"point resume at a run folder that has one")
         loaded = load_checkpoint(path, self.model, self.optimizer, self.scheduler,
                                  map_location="cpu", restore_rng=restore_rng)
         state = loaded["trainer_state"] or {}
@@ -418,6 +424,8 @@ class Trainer:
                                   f"{tuple(loss.shape)}; use reduction='mean'")
             # One host sync per step on the CPU (free there); on CUDA the check is batched
             # into the epoch sums and checked below.
+            if self._first_loss is None:
+                self._first_loss = float(loss.detach())
             if (on_cpu or stop_on_nonfinite) and not math.isfinite(loss_value := loss.item()):
                 if stop_on_nonfinite:
                     self.diverged = True
@@ -492,12 +500,27 @@ class Trainer:
         self.epoch += 1
         if self.scheduler is not None and cfg.scheduler_interval == "epoch":
             self.scheduler.step()
+        self._check_divergence(row)
         self.history.append(row)
         if bar is not None or (self.config.progress and not sys.stderr.isatty()):
             shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items()
                               if k not in ("epoch", "step") and isinstance(v, float))
             print(f"epoch {self.epoch}/{cfg.epochs}: {shown}", file=sys.stderr)
         return self.history.rows[-1]  # the stored row: callbacks may add columns to it
+
+    def _check_divergence(self, row: dict[str, Any]) -> None:
+        """Warn once when the epoch's loss is finite but far above the first step's: the run is
+        diverging (the learning rate is usually too large) though nothing became NaN."""
+        first, loss = self._first_loss, float(row["train_loss"])
+        if self._warned_divergence or first is None or not math.isfinite(first):
+            return
+        if loss > DIVERGENCE_FACTOR * max(abs(first), 1e-8):
+            self._warned_divergence = True
+            lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else math.nan
+            warnings.warn(TrainingWarning(
+                f"the training loss grew from {first:.4g} (first step) to {loss:.4g} (epoch "
+                f"{self.epoch}): training is diverging; lower the learning rate (now {lr:g}) or "
+                f"clip gradients (grad_clip)"), stacklevel=2)
 
     def _row(self, sums: _Sums, validate: bool) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
