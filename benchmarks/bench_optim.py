@@ -3,14 +3,16 @@
 What it measures: the wall time of ``step()`` alone (no forward or backward pass) on the
 parameters of an MLP 784-256-256-10 in float32 (six tensors, 269,322 weights) whose ``.grad``
 holds fixed random numbers. For each optimizer (sgd, momentum, adagrad, rmsprop, adam, adamw)
-and each code path (``foreach=False``: one tensor at a time; ``foreach=True``: the
-``torch._foreach_*`` multi-tensor ops), ours and torch's run with the same hyperparameters and
-the same ``foreach`` setting. After a warm-up, each timing is a block of ``--inner`` steps
-divided by ``--inner``; ours and torch's blocks alternate so drift hits both alike, and the
-table reports the median over ``--repeats`` blocks and the ratio ours/torch (below 1: ours is
-faster). On CUDA the device is synchronised around every block. CPU runs use ``--threads``
-intra-op threads (default 1: on a shared or busy machine, several OpenMP threads waiting on
-each other make the timings of these small, memory-bound updates swing by 100x).
+and each code path (``loop``: ``foreach=False``, one tensor at a time; ``foreach``: the
+``torch._foreach_*`` multi-tensor ops; ``fused``: ``fused=True``, torch's fused kernels, for
+all but rmsprop, which has none), ours and torch's run with the same hyperparameters and the
+same path. After a warm-up, each timing is a block of ``--inner`` steps divided by
+``--inner``; ours and torch's blocks alternate so drift hits both alike, and the table reports
+the median over ``--repeats`` blocks, the ratio ours/torch (below 1: ours is faster) and our
+path's speed-up over our own loop (``our loop/ours``). On CUDA the device is synchronised
+around every block. CPU runs use ``--threads`` intra-op threads (default 1: on a shared or
+busy machine, several OpenMP threads waiting on each other make the timings of these small,
+memory-bound updates swing by 100x).
 
 Usage::
 
@@ -40,6 +42,11 @@ OPTIMIZERS: dict[str, tuple[type, type, dict[str, Any]]] = {
 }
 
 LAYERS = (784, 256, 256, 10)
+#: code path -> the keyword arguments that pick it
+PATHS: dict[str, dict[str, bool]] = {"loop": {"foreach": False}, "foreach": {"foreach": True},
+                                     "fused": {"fused": True}}
+#: optimizers without a fused kernel in torch
+NO_FUSED = {"rmsprop"}
 
 
 def mlp_params(device: torch.device, seed: int = 0) -> list[torch.nn.Parameter]:
@@ -54,28 +61,36 @@ def mlp_params(device: torch.device, seed: int = 0) -> list[torch.nn.Parameter]:
     return params
 
 
-def bench_one(name: str, foreach: bool, device: torch.device, repeats: int, inner: int,
+def bench_one(name: str, path: str, device: torch.device, repeats: int, inner: int,
               warmup: int) -> dict[str, Any]:
-    """Median seconds per ``step()`` for ours and torch's on the same work."""
+    """Median seconds per ``step()`` for ours and torch's on the same work and path."""
     ours_cls, torch_cls, hyper = OPTIMIZERS[name]
-    ours = ours_cls(mlp_params(device), foreach=foreach, **hyper)
-    ref = torch_cls(mlp_params(device), foreach=foreach, **hyper)
+    ours = ours_cls(mlp_params(device), **PATHS[path], **hyper)
+    ref = torch_cls(mlp_params(device), **PATHS[path], **hyper)
     ours_s, ref_s = compare(ours.step, ref.step, device, repeats, inner, warmup)
-    return {"optimizer": name, "foreach": foreach, "ours_s": ours_s, "torch_s": ref_s,
+    return {"optimizer": name, "path": path, "ours_s": ours_s, "torch_s": ref_s,
             "ratio": ours_s / ref_s}
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    return markdown(["optimizer", "foreach", "ours (µs/step)", "torch (µs/step)", "ours/torch"],
-                    [[r["optimizer"], str(r["foreach"]), f"{r['ours_s'] * 1e6:,.1f}",
-                      f"{r['torch_s'] * 1e6:,.1f}", f"{r['ratio']:.2f}"] for r in rows],
-                    text_columns=2)
+    loop = {r["optimizer"]: r["ours_s"] for r in rows if r["path"] == "loop"}
+
+    def speedup(r: dict[str, Any]) -> str:
+        return f"{loop[r['optimizer']] / r['ours_s']:.2f}" if r["optimizer"] in loop else "–"
+
+    return markdown(["optimizer", "path", "ours (µs/step)", "torch (µs/step)", "ours/torch",
+                     "our loop/ours"],
+                    [[r["optimizer"], r["path"], f"{r['ours_s'] * 1e6:,.1f}",
+                      f"{r['torch_s'] * 1e6:,.1f}", f"{r['ratio']:.2f}", speedup(r)]
+                     for r in rows], text_columns=2)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(OPTIMIZERS), default=list(OPTIMIZERS),
                         help="optimizers to run (default: all)")
+    parser.add_argument("--paths", nargs="*", choices=list(PATHS), default=list(PATHS),
+                        help="code paths to run (default: all; fused is skipped for rmsprop)")
     add_common_args(parser, repeats=30, inner=10, warmup=10, unit="steps",
                     per="optimizer and library")
     args = parser.parse_args(argv)
@@ -84,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     t0 = time.perf_counter()
-    rows = [bench_one(name, foreach, device, args.repeats, args.inner, args.warmup)
-            for name in args.only for foreach in (False, True)]
+    rows = [bench_one(name, path, device, args.repeats, args.inner, args.warmup)
+            for name in args.only for path in args.paths
+            if not (path == "fused" and name in NO_FUSED)]
     info = machine()
     report(f"optimizer.step() on MLP {'-'.join(map(str, LAYERS))} float32, "
            f"{describe(device, info)}, torch {info['torch']}, median of {args.repeats} "

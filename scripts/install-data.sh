@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian data packages deepnotes reads (Fashion-MNIST, Austen, Bibles, fortunes)
-# when run as root with apt.
+# when run as root with apt, and headless Chromium (the report's browser test opens the page).
 # Never fails the build: without root or apt it prints the command to run by hand.
 set -u
 # package -> a path it installs (present means installed)
@@ -14,6 +14,7 @@ declare -A marker=(
   [sword-text-kjv]=/usr/share/sword/mods.d/engKJV2006eb.conf
   [sword-text-sparv]=/usr/share/sword/mods.d/spaRV1909eb.conf
   [libsword-utils]=/usr/bin/mod2imp
+  [chromium]=/usr/bin/chromium
 )
 pkgs=("${!marker[@]}")
 missing=()

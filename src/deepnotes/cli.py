@@ -2,11 +2,12 @@
 
     deepnotes list [models|datasets|lessons]
     deepnotes run LESSON [--quick] [--set k=v ...] [--config FILE.toml] [--out DIR]
-    deepnotes train MODEL --data NAME [--set k=v ...] [--out DIR] [--resume]
-    deepnotes eval CHECKPOINT [--data NAME] [--split test]
+    deepnotes train MODEL --data NAME|PATH [--set k=v ...] [--out DIR] [--resume]
+    deepnotes eval CHECKPOINT [--data NAME|PATH] [--split test|train|all]
     deepnotes generate CHECKPOINT "prefix" [--tokens N] [--temperature T] [--top-k K] [--seed S]
     deepnotes translate CHECKPOINT "sentence" [...] [--beam K] [--alpha A]
     deepnotes data status | deepnotes data get NAME [--dest DIR]
+    deepnotes report [RUN_DIRS ...] [--out report.html]
 
 Errors we expect (unknown names, bad --set values, missing data, broken checkpoints) print one
 sentence to stderr and exit with status 2, without a traceback. Anything unexpected prints one
@@ -133,6 +134,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from deepnotes import lessons
     from deepnotes.config import load_toml, parse_assignments, save_toml, to_dict
+    from deepnotes.runtime import is_main_process
 
     lesson = lessons.get(args.lesson)
     # what the user gave, in order of precedence: the TOML file, then --quick, --set, --threads
@@ -149,6 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         result = lesson.run(cfg, out)
         seconds = time.perf_counter() - t0
+        if not is_main_process():  # under torchrun rank 0 writes the run folder and reports
+            return 0
         # written after the run succeeded: a failed run does not rewrite an earlier config.toml
         save_toml({"lesson": lesson.name, "config": to_dict(cfg), "versions": _versions()},
                   out / "config.toml")
@@ -177,14 +181,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     sets = list(args.set or [])
     if args.threads is not None:
         sets.append(f"threads={args.threads}")
+    from deepnotes.train import distributed
+
+    if not args.out and distributed.env_world_size() > 1:  # each rank would stamp its own
+        raise DeepnotesError("under torchrun, give every process the same run folder with --out")
     with run_folder(out):
         summary = run_job(args.model, args.data, sets, out, resume=args.resume)
+    if not distributed.is_main():  # rank 0 reports (and wrote the run folder)
+        return 0
     shown = {k: v for k, v in summary.items() if k.startswith("test_")}
     final = summary.get("final", {})
     print(f"trained {args.model} on {args.data} for {final.get('epoch', '?')} epochs")
-    for k, v in {**{k: final[k] for k in final if k.startswith(("train_", "val_"))}, **shown}.items():
+    trained = {k: final[k] for k in final if k.startswith(("train_", "val_"))}
+    for k, v in {**trained, **shown}.items():
         print(f"  {k:<20} {v:.6g}")
-    print(f"run folder: {out}/ (checkpoint.safetensors, metrics.csv, summary.json, curves)")
+    use = {"language model": f'; continue a text: deepnotes generate {out} "prefix"',
+           "translation": f'; translate: deepnotes translate {out} "sentence"'}
+    print(f"run folder: {out}/ (checkpoint.safetensors, metrics.csv, summary.json"
+          f"{'' if summary.get('task') in use else ', curves'}){use.get(summary.get('task'), '')}")
     return 0
 
 
@@ -253,9 +267,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from deepnotes.report import find_runs, read_run, sort_runs, write_report
+
+    folders, unfinished = find_runs(args.runs or ["runs"])
+    if unfinished:
+        shown = ", ".join(str(p) for p in unfinished[:5]) + (" ..." if len(unfinished) > 5 else "")
+        _warn(f"left out {len(unfinished)} folder(s) without summary.json (runs that failed or "
+              f"have not finished): {shown}")
+    runs = sort_runs([read_run(p) for p in folders])
+    out = write_report(runs, Path(args.out), title=args.title)
+    print(f"report of {len(runs)} run(s): {out} (open {out.resolve().as_uri()})")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list, "run": cmd_run, "train": cmd_train, "eval": cmd_eval, "data": cmd_data,
-    "translate": cmd_translate, "generate": cmd_generate,
+    "translate": cmd_translate, "generate": cmd_generate, "report": cmd_report,
 }
 
 
@@ -274,19 +302,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="DIR", help="run folder (default runs/LESSON-TIME)")
     _threads_flag(s)
 
-    s = sub.add_parser("train", help="train a registered model on a dataset")
-    s.add_argument("model")
-    s.add_argument("--data", required=True, metavar="NAME")
+    s = sub.add_parser("train", help="train a registered model on a dataset or your own files",
+                       description=TRAIN_DESCRIPTION, add_help=False,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("-h", "--help", action=_TrainHelp,
+                   help="show this help, with every --set field, and exit")
+    s.add_argument("model", help="a registered model (deepnotes list models)")
+    s.add_argument("--data", required=True, metavar="NAME|PATH",
+                   help="a registered array dataset, or your own table, image folder, text file "
+                        "or pairs file (see above)")
     s.add_argument("--set", action="append", metavar="FIELD=VALUE",
-                   help="job field (epochs, lr, optimizer, ...) or model.FIELD=VALUE")
+                   help="a job field (epochs, lr, target, ...: listed below) or "
+                        "model.FIELD=VALUE")
     s.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL-TIME)")
-    s.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    s.add_argument("--resume", action="store_true",
+                   help="continue from the run folder's checkpoint")
     _threads_flag(s)
 
     s = sub.add_parser("eval", help="evaluate a checkpoint on a dataset split")
-    s.add_argument("checkpoint")
-    s.add_argument("--data", metavar="NAME", help="dataset (default: the one it was trained on)")
-    s.add_argument("--split", default="test")
+    s.add_argument("checkpoint", help="run folder or checkpoint of `deepnotes train`")
+    s.add_argument("--data", metavar="NAME|PATH",
+                   help="dataset or file (default: the one it was trained on, read as in "
+                        "training); for a model trained on your file, another file of the same "
+                        "columns or class folders")
+    s.add_argument("--split", default=None,
+                   help="test (default: the held-out part of the training file, or the "
+                        "dataset's test split), train, or all (the default for another file)")
     _threads_flag(s)
 
     s = sub.add_parser("translate", help="translate sentences with a trained translation checkpoint")
@@ -314,7 +355,55 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["status", "get"])
     s.add_argument("name", nargs="?")
     s.add_argument("--dest", metavar="DIR")
+
+    s = sub.add_parser("report", help="one static HTML page of run folders (curves, figures)")
+    s.add_argument("runs", nargs="*", metavar="RUN_DIR",
+                   help="run folders, or folders that hold them (default: runs)")
+    s.add_argument("--out", default="report.html", metavar="FILE.html",
+                   help="the page to write (default report.html)")
+    s.add_argument("--title", default="deepnotes report", help="the page's title")
     return p
+
+
+TRAIN_DESCRIPTION = """\
+Train a registered model (deepnotes list models) and write a run folder: checkpoint, metrics.csv,
+summary.json, curves (--out DIR, default runs/MODEL-TIME).
+
+--data accepts
+  NAME          a registered array dataset (deepnotes list datasets), e.g. fashion-mnist, digits
+  TABLE.csv     your table (.csv: commas, .tsv: tabs): a first line naming the columns, then one
+                example per line, numbers in every feature column (a word is an error naming the
+                column: encode it as numbers), no missing values. The target is the last column
+                (--set target=NAME): classification when it holds words, or integers with at most
+                20 distinct values; regression otherwise (--set task=classification|regression).
+                Features are standardised with the training part's mean and deviation.
+  FOLDER        your images, one subfolder per class (FOLDER/cat/1.png): PNG or JPEG, grey (when
+                all are) or RGB, all of one size unless --set image_size=N resizes them to N x N.
+  TEXT.txt      with rnn-lm: your UTF-8 text, a character language model; then
+                deepnotes generate RUN_DIR "prefix"
+  PAIRS.tsv     with seq2seq-rnn, bahdanau, transformer-mt: one 'source<TAB>target' pair per line
+                (90/5/5 split by a hash of the source); then deepnotes translate RUN_DIR "sentence"
+A table or image folder keeps a seeded test_fraction (20%) of its examples as the test split,
+reported as test_* and read again by deepnotes eval RUN_DIR; val_fraction of the rest validates.
+A registered name wins over a file of that name (write ./NAME).
+"""
+
+
+class _TrainHelp(argparse.Action):
+    """``deepnotes train --help``: the help with every ``--set`` field (TrainJob's and the
+    models'), imported only when asked (it needs torch, which ``deepnotes list`` does not)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from deepnotes.train.job import train_help
+
+        parser.epilog = train_help()
+        parser.print_help()
+        parser.exit()
 
 
 def _threads_flag(p: argparse.ArgumentParser) -> None:

@@ -42,7 +42,13 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = DPI, tight: bool = True) -> str:
-    """Lay out ``fig`` (``tight_layout``), write it to ``path`` (PNG) and return the path as str."""
+    """Lay out ``fig`` (``tight_layout``), write it to ``path`` (PNG) and return the path as str.
+
+    Under ``torchrun`` only rank 0 writes (every rank draws the same figure)."""
+    from deepnotes.runtime import is_main_process
+
+    if not is_main_process():
+        return str(path)
     if tight:
         fig.tight_layout()
     fig.savefig(path, dpi=dpi)

@@ -81,3 +81,10 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def is_main_process() -> bool:
+    """False on every rank but 0 of a ``torch.distributed`` process group (``torchrun``): only
+    the main process writes run files (figures, checkpoints, summaries)."""
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0

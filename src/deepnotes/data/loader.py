@@ -9,6 +9,11 @@ train with: it indexes whole tensors at once (no per-example Python work or coll
 shuffle is a deterministic function of ``(seed, epoch)``, and its ``state_dict`` lets a
 resumed run see exactly the batches an uninterrupted run would have seen.
 
+Data-parallel training (``torchrun``, :mod:`deepnotes.train.distributed`) shards a
+:class:`MiniBatches` with ``rank``/``world_size``: every rank draws the same permutation and the
+same global batches, and takes its own contiguous slice of each, so the ``W`` ranks together
+see exactly the batches one process would (the per-rank batch is ``batch_size / W``).
+
 Example:
     >>> import torch
     >>> batches = MiniBatches((torch.arange(10.0), torch.arange(10)), batch_size=4, seed=0)
@@ -92,6 +97,13 @@ class MiniBatches:
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         device: move the tensors there once, up front (``"auto"``, ``"cpu"``, ``"cuda"``);
             None leaves them where they are.
+        rank, world_size: serve only rank ``rank``'s slice of every global batch (see
+            :meth:`shard`). Default: ``0`` of ``1``, the whole batch.
+
+    Attributes:
+        last_share: ``(examples of this rank, examples of the global batch)`` of the batch
+            served last; a rank whose slice of a tiny last batch is empty gets one stand-in
+            example and a share of ``0`` (weight it by the share, never by its length).
 
     Shape:
         - yields a tuple with one :math:`(B, *)` tensor per input tensor (B <= batch_size).
@@ -113,6 +125,8 @@ class MiniBatches:
         seed: int = 0,
         drop_last: bool = False,
         device: str | torch.device | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         _check_batch_size(batch_size)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -140,6 +154,9 @@ class MiniBatches:
         self.epoch = 0  # the epoch the next fresh pass will use
         self._resume_batch = 0  # batches to skip at the start of the next pass (after a resume)
         self._progress: tuple[int, int] | None = None  # (epoch, batches consumed) of the pass underway
+        self.rank, self.world_size = 0, 1
+        self.last_share: tuple[int, int] = (0, 0)
+        self.shard(rank, world_size)
 
     def __len__(self) -> int:
         # batches per epoch = ⌊n / B⌋ with drop_last, else ⌈n / B⌉
@@ -155,6 +172,24 @@ class MiniBatches:
         self._resume_batch = 0
         self._progress = None
 
+    def shard(self, rank: int, world_size: int) -> None:
+        """Serve rank ``rank``'s slice of every global batch of ``batch_size`` examples.
+
+        A global batch of :math:`m` examples gives rank :math:`r` the examples
+        :math:`\\lfloor rm/W \\rfloor .. \\lfloor (r+1)m/W \\rfloor - 1` of it, so the slices
+        differ by at most one example and cover the batch. The order, the number of batches
+        per epoch and :meth:`state_dict` do not depend on the shard: every rank steps in
+        lockstep, and a checkpoint resumes with any number of ranks.
+        """
+        if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+            raise ConfigError(f"world_size must be a positive integer, got {world_size!r}")
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise ConfigError(f"rank must be an integer in [0, {world_size}), got {rank!r}")
+        if self.batch_size < world_size:
+            raise ConfigError(f"batch_size {self.batch_size} is smaller than the {world_size} "
+                              f"processes; use a global batch of at least one example per rank")
+        self.rank, self.world_size = rank, world_size
+
     def order(self, epoch: int) -> torch.Tensor:
         """Example indices of epoch ``epoch`` in the order they are served."""
         if not self.shuffle:
@@ -169,6 +204,15 @@ class MiniBatches:
         order = self.order(epoch).to(self.tensors[0].device) if self.shuffle else None
         for b in range(start, num_batches):
             lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
+            m = share = hi - lo
+            if self.world_size > 1:
+                # this rank's slice [⌊r·m/W⌋, ⌊(r+1)·m/W⌋) of the global batch [lo, hi)
+                r, w = self.rank, self.world_size
+                lo, hi = lo + r * m // w, lo + (r + 1) * m // w
+                share = hi - lo
+                if share == 0:  # fewer examples than ranks: a stand-in example, weight 0
+                    hi = lo + 1
+            self.last_share = (share, m)
             if order is None:
                 batch = tuple(t[lo:hi] for t in self.tensors)  # views, no copy
             else:

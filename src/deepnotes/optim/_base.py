@@ -4,6 +4,10 @@ Each optimizer module keeps its maths in two plain functions, a readable per-par
 (``_single_tensor_*``) and a multi-tensor version built on ``torch._foreach_*`` ops
 (``_multi_tensor_*``); :class:`FormulaOptimizer` only collects the parameters that have a
 gradient, picks one of the two, and keeps the state in ``self.state`` under torch's key names.
+SGD, Adagrad, Adam and AdamW have a third path, ``fused=True``: ``_fused_*`` hands the same
+state tensors to torch's fused kernels (``torch._fused_sgd_``, ``_fused_adagrad_``,
+``_fused_adam_``, ``_fused_adamw_``), which run the whole update of each tensor in one pass
+(CPU, CUDA). As in ``torch.optim``, it is off unless asked for.
 """
 
 from __future__ import annotations
@@ -58,6 +62,46 @@ def check_foreach(owner: str, value: Any) -> bool | None:
     return value
 
 
+def check_fused(owner: str, fused: Any, foreach: Any) -> bool | None:
+    """``fused`` is ``None`` (off, torch's default), ``True`` or ``False``; not with foreach."""
+    if fused is not None and not isinstance(fused, bool):
+        raise ConfigError(f"{owner}: invalid fused={fused!r}; use None, True or False.")
+    if fused and foreach:
+        raise ConfigError(f"{owner}: fused=True and foreach=True cannot be used together; "
+                          f"choose one.")
+    return fused
+
+
+#: device types with torch's fused optimizer kernels that we use
+FUSED_DEVICES = ("cpu", "cuda")
+
+
+def check_fused_params(owner: str, params: list[Tensor]) -> None:
+    """The fused kernels take real floating-point tensors on the CPU or CUDA only."""
+    for p in params:
+        if not p.is_floating_point() or p.device.type not in FUSED_DEVICES:
+            raise ConfigError(
+                f"{owner}: fused=True needs real floating-point parameters on "
+                f"{' or '.join(FUSED_DEVICES)}, got a {p.dtype} parameter on {p.device.type}; "
+                f"use fused=False.")
+
+
+def fused_step(param: Tensor, step: Tensor | None = None) -> Tensor:
+    """A ``step`` counter as the fused kernels read it: 0-d float32 on ``param``'s device
+    (where ``torch.optim`` keeps it with ``fused=True``); ``step`` carries a count over."""
+    if step is None:
+        return torch.zeros((), dtype=torch.float32, device=param.device)
+    return step.to(dtype=torch.float32, device=param.device)
+
+
+def by_device_and_dtype(tensors: list[Tensor]) -> list[list[int]]:
+    """Indices of ``tensors`` grouped by (device, dtype): one fused-kernel call per group."""
+    groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
+    for i, t in enumerate(tensors):
+        groups.setdefault((t.device, t.dtype), []).append(i)
+    return list(groups.values())
+
+
 def use_foreach(foreach: bool | None, params: list[Tensor]) -> bool:
     """Resolve ``foreach=None``: the multi-tensor path when every parameter is on a GPU.
 
@@ -92,6 +136,13 @@ class FormulaOptimizer(Optimizer, ABC):
     @abstractmethod
     def _update_group(self, group: dict[str, Any], params: list[Tensor], foreach: bool) -> None:
         """Update ``params`` (those of ``group`` that have a gradient) in place."""
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group (``__init__`` adds the first ones); fused groups are checked here."""
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        if group.get("fused"):
+            check_fused_params(type(self).__name__, group["params"])
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

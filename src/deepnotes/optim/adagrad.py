@@ -13,9 +13,12 @@ from torch import Tensor
 from deepnotes.optim._base import (
     FormulaOptimizer,
     as_real,
+    by_device_and_dtype,
     check_bool,
     check_foreach,
+    check_fused,
     check_number,
+    fused_step,
     scalar_step,
 )
 
@@ -44,6 +47,9 @@ class Adagrad(FormulaOptimizer):
         maximize: maximise the objective instead of minimising it. Default: ``False``.
         foreach: ``True`` multi-tensor path, ``False`` readable loop, ``None`` (default)
             multi-tensor only when all parameters are on CUDA.
+        fused: ``True`` runs torch's fused kernel (``torch._fused_adagrad_``: the whole update
+            of a tensor in one pass; real floating-point parameters on the CPU or CUDA) on the
+            same state. ``None``/``False`` (default, as in torch): off.
 
     Example:
         >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
@@ -59,7 +65,7 @@ class Adagrad(FormulaOptimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10, *, maximize: bool = False,
-                 foreach: bool | None = None) -> None:
+                 foreach: bool | None = None, fused: bool | None = None) -> None:
         name = type(self).__name__
         defaults = {
             "lr": check_number(name, "lr", lr),
@@ -70,6 +76,7 @@ class Adagrad(FormulaOptimizer):
             "eps": check_number(name, "eps", eps),
             "maximize": check_bool(name, "maximize", maximize),
             "foreach": check_foreach(name, foreach),
+            "fused": check_fused(name, fused, foreach),
         }
         super().__init__(params, defaults)
         # like torch.optim.Adagrad, every parameter gets its state at once (so the state dict
@@ -83,16 +90,23 @@ class Adagrad(FormulaOptimizer):
         state = self.state[p]
         if len(state) == 0:
             g0 = group["initial_accumulator_value"]
-            state["step"] = scalar_step()
+            state["step"] = fused_step(p) if group.get("fused") else scalar_step()
             # a complex weight is two real ones: both parts start their sum at G_0
             state["sum"] = torch.full_like(p, complex(g0, g0) if torch.is_complex(p) else g0,
                                            memory_format=torch.preserve_format)
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor], foreach: bool) -> None:
+        fused = bool(group.get("fused"))
         for p in params:
             # parameters added later with add_param_group get their state here
             self._init_state(group, p)
-        update = _multi_tensor_adagrad if foreach else _single_tensor_adagrad
+            step = self.state[p]["step"]
+            if fused and (step.dtype != torch.float32 or step.device != p.device):
+                self.state[p]["step"] = fused_step(p, step)  # a count from the other paths
+        if fused:
+            update = _fused_adagrad
+        else:
+            update = _multi_tensor_adagrad if foreach else _single_tensor_adagrad
         update(as_real(params), as_real([p.grad for p in params]),
                as_real([self.state[p]["sum"] for p in params]),
                [self.state[p]["step"] for p in params], lr=group["lr"],
@@ -142,3 +156,17 @@ def _multi_tensor_adagrad(params: list[Tensor], grads: list[Tensor], state_sums:
     torch._foreach_add_(std, eps)
     # w_t = w_{t-1} − η_t·g_t / σ_t
     torch._foreach_addcdiv_(params, grads, std, minus_clr)
+
+
+def _fused_adagrad(params: list[Tensor], grads: list[Tensor], state_sums: list[Tensor],
+                   state_steps: list[Tensor], *, lr: float, lr_decay: float,
+                   weight_decay: float, eps: float, maximize: bool) -> None:
+    """The same update by torch's fused kernel, one call per device and dtype (``step`` is
+    float32 on the device)."""
+    for idx in by_device_and_dtype(params):
+        steps = [state_steps[i] for i in idx]
+        # t ← t + 1 (the kernel reads t for η_t)
+        torch._foreach_add_(steps, 1.0)
+        torch._fused_adagrad_([params[i] for i in idx], [grads[i] for i in idx],
+                              [state_sums[i] for i in idx], steps, lr=lr, lr_decay=lr_decay,
+                              weight_decay=weight_decay, eps=eps, maximize=maximize)

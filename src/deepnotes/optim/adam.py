@@ -15,9 +15,12 @@ from deepnotes.errors import ConfigError
 from deepnotes.optim._base import (
     FormulaOptimizer,
     as_real,
+    by_device_and_dtype,
     check_bool,
     check_foreach,
+    check_fused,
     check_number,
+    fused_step,
     scalar_step,
 )
 
@@ -51,6 +54,9 @@ class Adam(FormulaOptimizer):
         maximize: maximise the objective instead of minimising it. Default: ``False``.
         foreach: ``True`` multi-tensor path, ``False`` readable loop, ``None`` (default)
             multi-tensor only when all parameters are on CUDA.
+        fused: ``True`` runs torch's fused kernel (``torch._fused_adam_``/``_fused_adamw_``:
+            the whole update of a tensor in one pass; real floating-point parameters on the
+            CPU or CUDA) on the same state. ``None``/``False`` (default, as in torch): off.
 
     Example:
         >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
@@ -68,7 +74,7 @@ class Adam(FormulaOptimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
-                 foreach: bool | None = None) -> None:
+                 foreach: bool | None = None, fused: bool | None = None) -> None:
         name = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ConfigError(f"{name}: invalid betas={betas!r}; use a pair (beta1, beta2).")
@@ -81,22 +87,30 @@ class Adam(FormulaOptimizer):
             "amsgrad": check_bool(name, "amsgrad", amsgrad),
             "maximize": check_bool(name, "maximize", maximize),
             "foreach": check_foreach(name, foreach),
+            "fused": check_fused(name, fused, foreach),
         }
         super().__init__(params, defaults)
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor], foreach: bool) -> None:
+        fused = bool(group.get("fused"))
         for p in params:
             state = self.state[p]
             if len(state) == 0:
-                state["step"] = scalar_step()
+                state["step"] = fused_step(p) if fused else scalar_step()
                 state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 if group["amsgrad"]:
                     state["max_exp_avg_sq"] = torch.zeros_like(
                         p, memory_format=torch.preserve_format)
+            elif fused and (state["step"].dtype != torch.float32
+                            or state["step"].device != p.device):
+                state["step"] = fused_step(p, state["step"])  # a count from the other paths
         states = [self.state[p] for p in params]
         beta1, beta2 = group["betas"]
-        update = _multi_tensor_adam if foreach else _single_tensor_adam
+        if fused:
+            update = _fused_adam
+        else:
+            update = _multi_tensor_adam if foreach else _single_tensor_adam
         update(as_real(params), as_real([p.grad for p in params]),
                as_real([s["exp_avg"] for s in states]),
                as_real([s["exp_avg_sq"] for s in states]),
@@ -114,7 +128,7 @@ class AdamW(Adam):
     for coordinates with large gradients). Same semantics as :class:`torch.optim.AdamW`.
 
     Args:
-        params, lr, betas, eps, amsgrad, maximize, foreach: as in :class:`Adam`.
+        params, lr, betas, eps, amsgrad, maximize, foreach, fused: as in :class:`Adam`.
         weight_decay: decoupled decay :math:`\lambda`. Default: ``1e-2``.
 
     Example:
@@ -133,9 +147,9 @@ class AdamW(Adam):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
-                 foreach: bool | None = None) -> None:
+                 foreach: bool | None = None, fused: bool | None = None) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, foreach=foreach)
+                         amsgrad=amsgrad, maximize=maximize, foreach=foreach, fused=fused)
 
 
 def _single_tensor_adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
@@ -215,3 +229,22 @@ def _multi_tensor_adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list
     torch._foreach_add_(denom, eps)
     # w_t = w_{t-1} − η·m̂_t / (√v̂_t + ε)
     torch._foreach_addcdiv_(params, exp_avgs, denom, minus_step_size)
+
+
+def _fused_adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+                exp_avg_sqs: list[Tensor], max_exp_avg_sqs: list[Tensor],
+                state_steps: list[Tensor], *, lr: float, beta1: float, beta2: float,
+                eps: float, weight_decay: float, amsgrad: bool, maximize: bool,
+                decoupled: bool) -> None:
+    """The same update by torch's fused kernel: every formula of the loop above, for each
+    tensor in one pass (one call per device and dtype; ``step`` is float32 on the device)."""
+    kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
+    for idx in by_device_and_dtype(params):
+        steps = [state_steps[i] for i in idx]
+        # t ← t + 1 (the kernel reads t for the bias corrections)
+        torch._foreach_add_(steps, 1.0)
+        kernel([params[i] for i in idx], [grads[i] for i in idx], [exp_avgs[i] for i in idx],
+               [exp_avg_sqs[i] for i in idx],
+               [max_exp_avg_sqs[i] for i in idx] if amsgrad else [], steps,
+               lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps,
+               amsgrad=amsgrad, maximize=maximize)

@@ -11,7 +11,14 @@ import torch
 from torch import Tensor
 
 from deepnotes.errors import ConfigError
-from deepnotes.optim._base import FormulaOptimizer, check_bool, check_foreach, check_number
+from deepnotes.optim._base import (
+    FormulaOptimizer,
+    by_device_and_dtype,
+    check_bool,
+    check_foreach,
+    check_fused,
+    check_number,
+)
 
 
 class SGD(FormulaOptimizer):
@@ -41,6 +48,9 @@ class SGD(FormulaOptimizer):
         foreach: ``True`` = multi-tensor ``torch._foreach_*`` path, ``False`` = readable
             per-parameter loop, ``None`` (default) = multi-tensor only when all parameters are
             on CUDA.
+        fused: ``True`` runs torch's fused kernel (``torch._fused_sgd_``: the whole update of a
+            tensor in one pass; real floating-point parameters on the CPU or CUDA) on the same
+            state. ``None``/``False`` (default, as in torch): off.
 
     Example:
         >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
@@ -55,7 +65,8 @@ class SGD(FormulaOptimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-                 *, maximize: bool = False, foreach: bool | None = None) -> None:
+                 *, maximize: bool = False, foreach: bool | None = None,
+                 fused: bool | None = None) -> None:
         name = type(self).__name__
         defaults = {
             "lr": check_number(name, "lr", lr),
@@ -65,6 +76,7 @@ class SGD(FormulaOptimizer):
             "nesterov": check_bool(name, "nesterov", nesterov),
             "maximize": check_bool(name, "maximize", maximize),
             "foreach": check_foreach(name, foreach),
+            "fused": check_fused(name, fused, foreach),
         }
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ConfigError(
@@ -75,7 +87,10 @@ class SGD(FormulaOptimizer):
     def _update_group(self, group: dict[str, Any], params: list[Tensor], foreach: bool) -> None:
         use_momentum = group["momentum"] != 0
         buffers = [self.state[p].get("momentum_buffer") for p in params] if use_momentum else []
-        update = _multi_tensor_sgd if foreach else _single_tensor_sgd
+        if group.get("fused"):
+            update = _fused_sgd
+        else:
+            update = _multi_tensor_sgd if foreach else _single_tensor_sgd
         update(params, [p.grad for p in params], buffers, lr=group["lr"],
                momentum=group["momentum"], dampening=group["dampening"],
                weight_decay=group["weight_decay"], nesterov=group["nesterov"],
@@ -140,3 +155,23 @@ def _multi_tensor_sgd(params: list[Tensor], grads: list[Tensor],
             grads = momentum_buffers
     # w_t = w_{t-1} − η·d_t
     torch._foreach_add_(params, grads, alpha=-lr)
+
+
+def _fused_sgd(params: list[Tensor], grads: list[Tensor],
+               momentum_buffers: list[Tensor | None], *, lr: float, momentum: float,
+               dampening: float, weight_decay: float, nesterov: bool, maximize: bool) -> None:
+    """The same update by torch's fused kernel, one call per device and dtype (fills new
+    ``momentum_buffers`` in place). With ``is_first_step`` the kernel starts the buffers at
+    b_1 = g_1; otherwise it updates them, so tensors with and without a buffer go separately."""
+    new = [i for i, buf in enumerate(momentum_buffers) if buf is None] if momentum != 0 else []
+    old = sorted(set(range(len(params))) - set(new))
+    for i in new:
+        momentum_buffers[i] = torch.empty_like(grads[i])  # b_1 = g_1, written by the kernel
+    for first, part in ((True, new), (False, old)):
+        for group in by_device_and_dtype([params[i] for i in part]):
+            idx = [part[j] for j in group]
+            torch._fused_sgd_([params[i] for i in idx], [grads[i] for i in idx],
+                              [momentum_buffers[i] for i in idx] if momentum != 0 else [],
+                              weight_decay=weight_decay, momentum=momentum, lr=lr,
+                              dampening=dampening, nesterov=nesterov, maximize=maximize,
+                              is_first_step=first)

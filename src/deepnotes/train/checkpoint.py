@@ -50,6 +50,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from deepnotes.errors import CheckpointError
+from deepnotes.runtime import is_main_process
 
 FORMAT = "deepnotes-checkpoint"
 VERSION = 2
@@ -215,6 +216,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     Notes: B11.
     """
     st_path, json_path = checkpoint_paths(path)
+    if not is_main_process():  # under torchrun only rank 0 writes (the ranks hold equal weights)
+        return st_path
     st_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = _plain_tensors(model.state_dict(), "model.")
     rng_tensors, rng_json = get_rng_state()

@@ -12,6 +12,23 @@ of ``metrics.csv``, and (with ``out_dir``) saves a checkpoint from which :meth:`
 with ``resume=`` continues to exactly the numbers an uninterrupted run gives: model,
 optimizer, schedule, data order and every random generator are restored.
 
+Started by ``torchrun`` (``WORLD_SIZE > 1``) the Trainer trains data-parallel
+(:mod:`deepnotes.train.distributed`): it joins the process group (gloo on the CPU, NCCL on
+CUDA), wraps the training step in DistributedDataParallel, gives each rank its slice of every
+global batch of a :class:`MiniBatches` (other loaders run the same batches on every rank:
+correct, but no faster), sums losses, metrics and counts over the ranks, and writes
+checkpoints, ``metrics.csv`` and figures from rank 0 only. ``W`` processes with a global batch
+``B`` take the steps one process takes with batch ``B``. Every rank must call :meth:`fit`,
+:meth:`evaluate` and :meth:`save_checkpoint` (they communicate). Each rank seeds its
+generators with ``seed + rank`` (different dropout masks per rank), and checkpoints keep every
+rank's generator states, so a resumed run repeats the uninterrupted one. BatchNorm
+normalises each rank's slice (its running statistics are rank 0's), so a BatchNorm model's
+steps differ a little from one process's. A model whose parameters are not all used in every
+step needs a loss step that touches them (DDP waits for a gradient of every parameter).
+
+``precision="bf16"``/``"fp16"`` runs the forward pass and loss under autocast and
+``compile=True`` runs the model through ``torch.compile`` (:mod:`deepnotes.train.precision`).
+
 Example:
     >>> import torch
     >>> from deepnotes.data import MiniBatches
@@ -44,9 +61,23 @@ from deepnotes.data.loader import MiniBatches
 from deepnotes.errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingWarning
 from deepnotes.functional.clip import clip_grad_norm_, grad_norm
 from deepnotes.runtime import resolve_device, seed_everything
+from deepnotes.train import distributed
 from deepnotes.train.callbacks import Callback
-from deepnotes.train.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+from deepnotes.train.checkpoint import (
+    checkpoint_paths,
+    get_rng_state,
+    load_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+)
 from deepnotes.train.history import History
+from deepnotes.train.precision import (
+    PRECISIONS,
+    autocast,
+    check_precision,
+    compile_model,
+    grad_scaler,
+)
 
 __all__ = ["DIVERGENCE_FACTOR", "TrainConfig", "Trainer", "default_loss_step"]
 
@@ -79,6 +110,11 @@ class TrainConfig:
         on_nonfinite: a NaN/inf loss (or gradient norm, when computed) ``"raise"``
             :class:`~deepnotes.errors.NonFiniteLossError` (default) or ``"stop"`` training
             before the bad step changes the weights (``trainer.diverged`` becomes ``True``).
+        precision: ``"32"`` (float32), ``"bf16"`` (bfloat16 autocast; CPU or a recent GPU)
+            or ``"fp16"`` (float16 autocast with loss scaling; CUDA only, a ConfigError on
+            the CPU). Weights and optimizer state stay float32.
+        compile: run the model through ``torch.compile`` (the first steps, the first
+            evaluation and the last, smaller batch pay the compile time).
     """
 
     epochs: int = 10
@@ -93,6 +129,8 @@ class TrainConfig:
     eval_every: int = 1
     log_grad_norm: bool = False
     on_nonfinite: str = "raise"
+    precision: str = "32"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -109,6 +147,11 @@ class TrainConfig:
             raise ConfigError(f"eval_every must be a positive integer, got {self.eval_every!r}")
         if self.on_nonfinite not in ("raise", "stop"):
             raise ConfigError(f"on_nonfinite must be 'raise' or 'stop', got {self.on_nonfinite!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "
+                              f"got {self.precision!r}")
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"compile must be True or False, got {self.compile!r}")
 
 
 def default_loss_step(model: nn.Module, loss_fn: Callable[..., Tensor], batch: Batch
@@ -157,6 +200,29 @@ class _Sums:
         sums.grad_norm_count = int(state["grad_norm_count"])
         return sums
 
+    def all_reduced(self) -> _Sums:
+        """The sums over every rank (one all-reduce); the time stays this rank's."""
+        keys = list(self.sums)
+        values = distributed.all_reduce_sum([self.n, *(self.sums[k] for k in keys),
+                                             self.grad_norm_sum, self.grad_norm_count])
+        total = _Sums(())
+        total.n, total.seconds = round(values[0]), self.seconds
+        total.sums = dict(zip(keys, values[1:-2]))
+        total.grad_norm_sum, total.grad_norm_count = values[-2], round(values[-1])
+        return total
+
+    @classmethod
+    def total_of(cls, states: list[dict[str, Any]]) -> _Sums:
+        """The sums of several ranks' :meth:`state` dicts (the time: the slowest rank's)."""
+        parts = [cls.from_state(st) for st in states]
+        total = cls(())
+        total.sums = {k: sum(p.sums[k] for p in parts) for k in parts[0].sums}
+        total.n = sum(p.n for p in parts)
+        total.seconds = max(p.seconds for p in parts)
+        total.grad_norm_sum = sum(p.grad_norm_sum for p in parts)
+        total.grad_norm_count = sum(p.grad_norm_count for p in parts)
+        return total
+
 
 class Trainer:
     """Train any ``nn.Module`` with any optimizer, loss and data (see the module docstring).
@@ -200,7 +266,10 @@ class Trainer:
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
             raise ConfigError(f"Trainer needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
         self.config = config or TrainConfig()
-        self.device = resolve_device(self.config.device)
+        device = resolve_device(self.config.device)
+        distributed.init_from_env(device)  # torchrun with WORLD_SIZE > 1: join the group
+        self.device = distributed.rank_device(device)
+        check_precision(self.config.precision, self.device)
         self.model = model.to(self.device)
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -211,6 +280,17 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.model_info = model_info
         self.loss_step = loss_step or default_loss_step
+        # what runs the forward pass: the model, or its compiled wrapper (same parameters)
+        self._forward_model = compile_model(self.model) if self.config.compile else self.model
+        self._scaler = grad_scaler(self.config.precision, self.device)  # fp16 on CUDA only
+        self._ddp: nn.Module | None = None  # the DDP-wrapped training step (several ranks)
+        self._sharded = False  # each rank trains on its slice of the global batches
+        if distributed.is_distributed() and optimizer is not None:
+            step = distributed.StepModule(self._forward_model, self.loss_step, loss_fn)
+            self._ddp = distributed.wrap_model(step, self.device)
+            if isinstance(train_data, MiniBatches):
+                train_data.shard(distributed.rank(), distributed.world_size())
+                self._sharded = True
         self.history = History(columns=self._columns())
         self.epoch = 0
         self.step = 0
@@ -255,7 +335,7 @@ class Trainer:
                 raise ConfigError("fit(resume=True) needs config.out_dir to find the checkpoint")
             self.load_checkpoint(path, restore_rng=True)
         elif self.step == 0 and self._partial is None:
-            seed_everything(cfg.seed)
+            seed_everything(cfg.seed + distributed.rank())  # seed + r: own dropout masks
         # else: a second fit() on this Trainer continues where the first stopped, RNGs as they are
         for cb in self.callbacks:
             cb.on_fit_start(self)
@@ -270,11 +350,11 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_epoch_end(self, row)
             if self.out_dir is not None:
-                self.history.to_csv(self.out_dir / "metrics.csv")
+                self._write_csv()
                 last = self.epoch >= cfg.epochs or self.should_stop or self._steps_done()
                 if last or (cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0):
                     self.save_checkpoint()
-        if self.out_dir is not None:
+        if self.out_dir is not None and distributed.is_main():
             self.history.to_csv(self.out_dir / "metrics.csv")
             self.history.plot(self.out_dir)
         for cb in self.callbacks:
@@ -288,18 +368,26 @@ class Trainer:
 
         A shuffling :class:`MiniBatches` is read in its stored order without touching its
         epoch counter, so evaluating the training data does not change the training run.
+        Under ``torchrun`` each rank evaluates its slice of a :class:`MiniBatches` and the
+        sums are added over the ranks (every rank must call this).
         """
         metrics = self.metrics if metrics is None else metrics
+        sharded = False
         if isinstance(data, MiniBatches):
             data = MiniBatches(data.tensors, batch_size=max(data.batch_size, 1024), shuffle=False)
+            if distributed.is_distributed():
+                data.shard(distributed.rank(), distributed.world_size())
+                sharded = True
         was_training = self.model.training
         self.model.eval()
         sums = _Sums(metrics)
         try:
             for batch in data:
                 batch = self._to_device(batch)
-                loss, outputs, targets = self.loss_step(self.model, self.loss_fn, batch)
-                n = _batch_size(batch)
+                with autocast(self.config.precision, self.device):
+                    loss, outputs, targets = self.loss_step(self._forward_model, self.loss_fn,
+                                                            batch)
+                n = data.last_share[0] if sharded else _batch_size(batch)
                 sums.n += n
                 sums.add("loss", loss, n)
                 if outputs is not None:
@@ -307,25 +395,43 @@ class Trainer:
                         sums.add(name, fn(outputs, targets), n)
         finally:
             self.model.train(was_training)
-        return sums.means("")
+        return (sums.all_reduced() if sharded else sums).means("")
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
-        """Write model, optimizer, schedule, data position, RNGs and history (atomically)."""
+        """Write model, optimizer, schedule, data position, RNGs and history (atomically).
+
+        Under ``torchrun`` every rank calls it: the ranks' generator states are gathered and
+        rank 0 writes the file; the other ranks return the path without writing.
+        """
         path = Path(path) if path is not None else self.checkpoint_path
         if path is None:
             raise ConfigError("save_checkpoint() needs a path or config.out_dir")
+        partial = self._partial.state() if self._partial is not None else None
+        # every rank's generators and (mid-epoch) running sums, for an exact resume
+        ranks = (distributed.all_gather_objects((get_rng_state(), partial))
+                 if distributed.is_distributed() else None)
+        if not distributed.is_main():
+            return checkpoint_paths(path)[0]
+        if ranks is not None and self._sharded and partial is not None:
+            partial = _Sums.total_of([p for _, p in ranks]).state()  # the epoch so far
         state = {
             "epoch": self.epoch,
             "step": self.step,
             "history": self.history.rows,
             "loader": (self.train_data.state_dict() if isinstance(self.train_data, MiniBatches)
                        else None),
-            "partial": self._partial.state() if self._partial is not None else None,
+            "partial": partial,
             "config": asdict(self.config),
             # callbacks with state (e.g. EarlyStopping's patience count), by position and class
             "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()}
                           for cb in self.callbacks],
         }
+        if ranks is not None:  # rank r's torch/NumPy/Python generators and sums
+            state["ranks_rng"] = [{"tensors": t, "json": j} for (t, j), _ in ranks]
+            if self._sharded and partial is not None:
+                state["ranks_partial"] = [p for _, p in ranks]
+        if self._scaler is not None:  # fp16 loss scale and its growth counter
+            state["grad_scaler"] = self._scaler.state_dict()
         return save_checkpoint(path, self.model, self.optimizer, self.scheduler, trainer_state=state,
                                model_info=self.model_info)
 
@@ -347,6 +453,20 @@ class Trainer:
         if state.get("loader") is not None and isinstance(self.train_data, MiniBatches):
             self.train_data.load_state_dict(state["loader"])
         self._partial = _Sums.from_state(state["partial"]) if state.get("partial") else None
+        if self._partial is not None and self._sharded:
+            r, saved = distributed.rank(), state.get("ranks_partial") or []
+            if len(saved) == distributed.world_size():  # this rank's own sums
+                self._partial = _Sums.from_state(saved[r])
+            elif r > 0:  # saved by another number of ranks: rank 0 carries the total
+                self._partial = _Sums(self._partial.sums)  # same names, all 0
+        if restore_rng and distributed.is_distributed() and not distributed.is_main():
+            saved_rng, r = state.get("ranks_rng") or [], distributed.rank()
+            if r < len(saved_rng):
+                set_rng_state(saved_rng[r]["tensors"], saved_rng[r]["json"])
+            else:  # more ranks than the run that saved: this rank's own stream
+                seed_everything(self.config.seed + r)
+        if self._scaler is not None and state.get("grad_scaler"):
+            self._scaler.load_state_dict(state["grad_scaler"])
         saved = state.get("callbacks") or []
         for i, cb in enumerate(self.callbacks):
             if i < len(saved) and saved[i]["class"] == type(cb).__name__ and saved[i]["state"]:
@@ -369,10 +489,24 @@ class Trainer:
         return tuple(t.to(self.device, non_blocking=True) if isinstance(t, Tensor) else t
                      for t in batch)
 
+    def _write_csv(self) -> None:
+        if distributed.is_main():
+            self.history.to_csv(self.out_dir / "metrics.csv")
+
     def _show_progress(self) -> bool:
+        if not distributed.is_main():
+            return False
         if self.config.progress is None:
             return sys.stderr.isatty()
         return bool(self.config.progress)
+
+    def _nonfinite_loss(self, loss: float) -> bool:
+        """True when ``loss`` is NaN/inf; with ``on_nonfinite="stop"`` under DDP, when it is on
+        any rank (every rank stops at the same step)."""
+        bad = not math.isfinite(loss)
+        if self._ddp is not None and self.config.on_nonfinite == "stop":
+            bad = distributed.all_reduce_sum([float(bad)])[0] > 0
+        return bad
 
     def _nonfinite(self, loss: float, batch_index: int) -> NonFiniteLossError:
         lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else math.nan
@@ -416,9 +550,15 @@ class Trainer:
         started = time.perf_counter()
         examples_this_run = 0
         cut_short = False
+        world = distributed.world_size()
         for b, batch in enumerate(loader, start=first_batch):
             batch = self._to_device(batch)
-            loss, outputs, targets = self.loss_step(self.model, self.loss_fn, batch)
+            with autocast(cfg.precision, self.device):
+                if self._ddp is not None:  # the step inside DDP: gradients averaged over ranks
+                    loss, outputs, targets = self._ddp(batch)
+                else:
+                    loss, outputs, targets = self.loss_step(self._forward_model, self.loss_fn,
+                                                            batch)
             if loss.dim() != 0:
                 raise ConfigError(f"the loss must be a scalar (mean over the batch), got shape "
                                   f"{tuple(loss.shape)}; use reduction='mean'")
@@ -426,21 +566,34 @@ class Trainer:
             # into the epoch sums and checked below.
             if self._first_loss is None:
                 self._first_loss = float(loss.detach())
-            if (on_cpu or stop_on_nonfinite) and not math.isfinite(loss_value := loss.item()):
+            if (on_cpu or stop_on_nonfinite) and self._nonfinite_loss(loss_value := loss.item()):
                 if stop_on_nonfinite:
                     self.diverged = True
                     self.nonfinite = {"step": self.step + 1, "loss": loss_value,
                                       "grad_norm": math.nan}
                     break
                 raise self._nonfinite(loss_value, b)
+            n = _batch_size(batch)
+            scaled = loss
+            if self._sharded:
+                # this rank's share of the global batch; DDP averages over the W ranks, so
+                # W·n_r/n times the rank's mean loss makes the step the global batch's
+                n, n_global = loader.last_share  # type: ignore[union-attr]
+                scaled = loss * (world * n / n_global)
+            if self._scaler is not None:
+                scaled = self._scaler.scale(scaled)  # fp16: s·L, so small gradients survive
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaled.backward()
             if cfg.grad_clip is not None or cfg.log_grad_norm:
+                if self._scaler is not None:
+                    self._scaler.unscale_(self.optimizer)  # clip the true gradients
                 params = [p for p in self.model.parameters() if p.grad is not None]
                 norm = (clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip is not None
                         else grad_norm(params))
                 self.last_grad_norm = float(norm)
-                if stop_on_nonfinite and not math.isfinite(self.last_grad_norm):
+                # (with fp16 loss scaling an overflow is the scaler's business: it skips the step)
+                if (stop_on_nonfinite and self._scaler is None
+                        and not math.isfinite(self.last_grad_norm)):
                     self.diverged = True
                     self.nonfinite = {"step": self.step + 1, "loss": float(loss.detach()),
                                       "grad_norm": self.last_grad_norm}
@@ -448,11 +601,14 @@ class Trainer:
                 sums.grad_norm_sum += self.last_grad_norm
                 sums.grad_norm_count += 1
             self.last_lr = self.optimizer.param_groups[0]["lr"]
-            self.optimizer.step()
+            if self._scaler is not None:
+                self._scaler.step(self.optimizer)  # unscales (if not yet), skips on inf/NaN
+                self._scaler.update()
+            else:
+                self.optimizer.step()
             if self.scheduler is not None and cfg.scheduler_interval == "step":
                 self.scheduler.step()
             self.step += 1
-            n = _batch_size(batch)
             sums.n += n
             examples_this_run += n
             sums.add("loss", loss, n)
@@ -476,25 +632,27 @@ class Trainer:
         if bar is not None:
             bar.close()
         sums.seconds += time.perf_counter() - started
+        # the epoch's sums over every rank (this rank's own when the data is not sharded)
+        total = sums.all_reduced() if self._sharded else sums
         if self.diverged:
             # keep what was learnt before the bad step; the epoch's row says it diverged
-            if sums.n:
-                row = self._row(sums, validate=False)
+            if total.n:
+                row = self._row(total, validate=False)
                 row["diverged"] = True
                 self.history.append(row)
             return None
-        if not math.isfinite(float(sums.sums["loss"])):
-            raise self._nonfinite(float(sums.sums["loss"]), max(b, 0))
-        if sums.n == 0:
+        if not math.isfinite(float(total.sums["loss"])):
+            raise self._nonfinite(float(total.sums["loss"]), max(b, 0))
+        if total.n == 0:
             raise ConfigError("the training data yielded no batches; check its size and batch_size")
-        row = self._row(sums, validate=not cut_short and (
+        row = self._row(total, validate=not cut_short and (
             (self.epoch + 1) % cfg.eval_every == 0 or self.epoch + 1 == cfg.epochs))
         if cut_short:
             row["partial"] = True
-            self._partial = sums
+            self._partial = sums  # this rank's own sums: the epoch goes on from them
             self.history.append(row)
             if self.out_dir is not None:
-                self.history.to_csv(self.out_dir / "metrics.csv")
+                self._write_csv()
                 self.save_checkpoint()
             return None
         self.epoch += 1
