@@ -181,6 +181,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     sets = list(args.set or [])
     if args.threads is not None:
         sets.append(f"threads={args.threads}")
+    if args.tensorboard:
+        sets.append("tensorboard=true")
     from deepnotes.train import distributed
 
     if not args.out and distributed.env_world_size() > 1:  # each rank would stamp its own
@@ -317,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL-TIME)")
     s.add_argument("--resume", action="store_true",
                    help="continue from the run folder's checkpoint")
+    s.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files to OUT/tensorboard (needs the "
+                        "tensorboard package)")
     _threads_flag(s)
 
     s = sub.add_parser("eval", help="evaluate a checkpoint on a dataset split")

@@ -479,3 +479,40 @@ def test_cuda_device(tmp_path):
     resumed.fit(resume=tmp_path)
     assert params_equal(resumed.model, whole.model)
     assert resumed.history.column("train_loss") == history.column("train_loss")
+
+
+def test_tensorboard_logger_writes_the_epoch_rows(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from deepnotes.train import TensorBoardLogger
+
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = nn.Linear(3, 1)
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                      lambda out, t: ((out.squeeze(1) - t) ** 2).mean(),
+                      MiniBatches((x, y), batch_size=16), config=TrainConfig(epochs=3),
+                      callbacks=[TensorBoardLogger(tmp_path / "tb", every_steps=2)])
+    history = trainer.fit()
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("epoch/train_loss")]
+    assert losses == pytest.approx(history.column("train_loss"), rel=1e-6)
+    assert [e.step for e in events.Scalars("step/loss")] == [2, 4, 6, 8, 10, 12]
+
+
+def test_tensorboard_logger_without_the_package_says_how_to_get_it(monkeypatch):
+    import builtins
+
+    from deepnotes.train import TensorBoardLogger
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ImportError("no tensorboard")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    with pytest.raises(ConfigError, match="pip install tensorboard"):
+        TensorBoardLogger("anywhere")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deepnotes.errors import ConfigError
@@ -10,7 +11,7 @@ from deepnotes.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     from deepnotes.train.trainer import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "StepRecorder"]
+__all__ = ["Callback", "EarlyStopping", "StepRecorder", "TensorBoardLogger"]
 
 
 class Callback:
@@ -92,3 +93,60 @@ class EarlyStopping(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = float(state["best"])
         self.best_epoch, self.bad_epochs = int(state["best_epoch"]), int(state["bad_epochs"])
+
+
+class TensorBoardLogger(Callback):
+    """Write the run to TensorBoard event files in ``log_dir`` (``tensorboard --logdir DIR``).
+
+    Every ``every_steps`` steps the minibatch loss and learning rate (``step/loss``,
+    ``step/lr``); after each epoch every number of its row (``epoch/train_loss``,
+    ``epoch/val_accuracy``, ...). Needs the ``tensorboard`` package (``pip install
+    tensorboard``); only rank 0 writes under ``torchrun``.
+
+    Example:
+        >>> logger = TensorBoardLogger("runs/a/tensorboard")   # doctest: +SKIP
+        >>> Trainer(..., callbacks=[logger]).fit()              # doctest: +SKIP
+    """
+
+    def __init__(self, log_dir: str | Path, every_steps: int = 10) -> None:
+        if not isinstance(every_steps, int) or every_steps < 1:
+            raise ConfigError(f"every_steps must be a positive integer, got {every_steps!r}")
+        try:
+            from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+        except ImportError:
+            raise ConfigError("TensorBoard logging needs the tensorboard package: "
+                              "`pip install tensorboard` (or `pip install 'deepnotes[tensorboard]'`)"
+                              ) from None
+        self.log_dir, self.every_steps = Path(log_dir), every_steps
+        self.writer: Any = None
+
+    def _open(self) -> Any:
+        from torch.utils.tensorboard import SummaryWriter
+
+        from deepnotes.runtime import is_main_process
+
+        if self.writer is None and is_main_process():
+            self.writer = SummaryWriter(str(self.log_dir))
+        return self.writer
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._open()
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: Any) -> None:
+        if self.writer is not None and step % self.every_steps == 0:
+            self.writer.add_scalar("step/loss", float(loss), step)
+            self.writer.add_scalar("step/lr", float(trainer.last_lr), step)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        if self.writer is None:
+            return
+        for key, value in row.items():
+            if key not in ("epoch", "step") and isinstance(value, (int, float)) \
+                    and not isinstance(value, bool) and math.isfinite(value):
+                self.writer.add_scalar(f"epoch/{key}", float(value), int(row["epoch"]))
+        self.writer.flush()
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

@@ -45,7 +45,7 @@ from deepnotes.nn import CrossEntropyLoss, MSELoss
 from deepnotes.optim import create_optimizer, create_schedule
 from deepnotes.runtime import seed_everything, torch_threads
 from deepnotes.train import distributed
-from deepnotes.train.callbacks import Callback
+from deepnotes.train.callbacks import Callback, TensorBoardLogger
 from deepnotes.train.checkpoint import load_checkpoint, peek_checkpoint
 from deepnotes.train.trainer import TrainConfig, Trainer
 
@@ -69,6 +69,7 @@ class TrainJob:
     progress: bool | None = None  # progress bar (None: only on a terminal)
     precision: str = "32"  # 32 | bf16 | fp16: autocast of forward and loss (fp16: CUDA only)
     compile: bool = False  # torch.compile the model (the first steps pay the compile time)
+    tensorboard: bool = False  # also write TensorBoard event files to OUT/tensorboard
     # your own files (--data PATH)
     target: str = ""  # table: the target column ("": the last column)
     task: str = ""  # table: classification | regression ("": inferred, see deepnotes.data.files)
@@ -102,6 +103,7 @@ ONLY_FOR: dict[str, tuple[str, ...]] = {
     "schedule": ("registered", "table", "images", "text"),
     "precision": ("registered", "table", "images"),
     "compile": ("registered", "table", "images"),
+    "tensorboard": ("registered", "table", "images"),
 }
 KIND_NAMES = {"registered": "a registered dataset", "table": "a table", "images": "an image folder",
               "text": "a text file", "pairs": "a pairs file"}
@@ -374,7 +376,9 @@ def build(model_name: str, data_name: str, job: TrainJob, model_sets: dict[str, 
     if "source" in full.meta:  # your own file: where it is and how it was read (for eval)
         info["data"] = full.meta["source"]["path"]
         info["data_source"] = full.meta["source"]
-    callbacks = [ScheduleLength(scheduler)] if scheduler is not None else []
+    callbacks: list[Callback] = [ScheduleLength(scheduler)] if scheduler is not None else []
+    if job.tensorboard:
+        callbacks.append(TensorBoardLogger(Path(out_dir) / "tensorboard"))
     trainer = Trainer(model, opt, loss_fn, train_loader, val_loader, scheduler=scheduler,
                       metrics=metrics, config=cfg, model_info=info, callbacks=callbacks)
     return trainer, full
