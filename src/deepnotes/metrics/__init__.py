@@ -3,9 +3,11 @@
 - classification: :func:`accuracy` (B7);
 - language models: :func:`perplexity`, :func:`causal_perplexity`, :func:`perplexity_from_nll` (R8);
 - sequence labelling: :func:`edit_distance`, :func:`label_error_rate` (R10);
-- translation: BLEU as in the notes and sacrebleu-compatible corpus BLEU (S4).
+- translation: BLEU as in the notes and sacrebleu-compatible corpus BLEU (S4);
+- word vectors: cosine similarity, neighbours, 3CosAdd/3CosMul analogies and their accuracy
+  on the Google set, Spearman/Pearson on word-pair similarity sets, as gensim scores them (E7).
 
-Notes: B7, R8, R10, S4.
+Notes: B7, R8, R10, S4, E7.
 """
 
 from deepnotes.metrics.bleu import (
@@ -18,6 +20,18 @@ from deepnotes.metrics.bleu import (
 )
 from deepnotes.metrics.classification import accuracy
 from deepnotes.metrics.edit_distance import edit_distance, label_error_rate
+from deepnotes.metrics.embeddings import (
+    AnalogyResult,
+    AnalogySection,
+    WordPairsResult,
+    analogy,
+    cosine_similarity,
+    evaluate_analogies,
+    evaluate_word_pairs,
+    nearest_neighbors,
+    pearson,
+    spearman,
+)
 from deepnotes.metrics.perplexity import causal_perplexity, perplexity, perplexity_from_nll
 
 __all__ = [
@@ -37,4 +51,15 @@ __all__ = [
     "ngram_matches",
     "sentence_bleu",
     "tokenize_13a",
+    # word vectors (E7)
+    "AnalogyResult",
+    "AnalogySection",
+    "WordPairsResult",
+    "analogy",
+    "cosine_similarity",
+    "evaluate_analogies",
+    "evaluate_word_pairs",
+    "nearest_neighbors",
+    "pearson",
+    "spearman",
 ]

@@ -34,7 +34,6 @@ Notes: S1, S2, S3, S4, S5, A14.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from torch import Tensor, nn
 from deepnotes.errors import CheckpointError, ConfigError
 from deepnotes.functional.sequence import fused_masked_cross_entropy
 from deepnotes.metrics import bleu, corpus_bleu
+from deepnotes.text.codec import WordCodec, detokenize
 
 __all__ = [
     "SMALL_TRANSLATOR", "ScheduledSampling", "Seq2SeqModel", "TranslatorSettings", "bleu_rows",
@@ -227,7 +227,8 @@ def train_seq2seq(model: nn.Module, data: Any, epochs: int = 10, lr: float = 0.0
                   clip: float | None = 1.0, scheduled_sampling: ScheduledSampling | float | None = None,
                   device: str = "auto", progress: bool | None = None, seed: int = 0,
                   optimizer: str = "adam", label_smoothing: float = 0.0,
-                  out_dir: str | Path | None = None, validate: bool = True) -> list[dict[str, Any]]:
+                  out_dir: str | Path | None = None, validate: bool = True,
+                  warmup_steps: int = 0, cosine: bool = False) -> list[dict[str, Any]]:
     r"""Train a :class:`Seq2SeqModel` on a :class:`~deepnotes.data.parallel.TranslationData`.
 
     Each step: teacher-forced (or scheduled-sampling) logits, masked cross-entropy over the
@@ -248,6 +249,8 @@ def train_seq2seq(model: nn.Module, data: Any, epochs: int = 10, lr: float = 0.0
         label_smoothing: :math:`\varepsilon` of the loss. Default 0.
         out_dir: write ``metrics.csv`` and ``checkpoint.safetensors`` there.
         validate: compute the validation loss after each epoch (when the split is not empty).
+        warmup_steps: raise the learning rate linearly from 0 over this many steps (O7).
+        cosine: then decay it to 0 along a cosine over the remaining steps (O7).
 
     Returns:
         One row per epoch: ``epoch, train_loss, val_loss, sampling_prob, tokens_per_sec,
@@ -255,7 +258,7 @@ def train_seq2seq(model: nn.Module, data: Any, epochs: int = 10, lr: float = 0.0
 
     Notes: S2, A14, R7.
     """
-    from deepnotes.optim import create_optimizer
+    from deepnotes.optim import create_optimizer, create_schedule
     from deepnotes.train.trainer import TrainConfig, Trainer
 
     if not isinstance(model, Seq2SeqModel):
@@ -265,11 +268,19 @@ def train_seq2seq(model: nn.Module, data: Any, epochs: int = 10, lr: float = 0.0
         scheduled_sampling = ScheduledSampling(float(scheduled_sampling))
     loss_step = _Seq2SeqStep(data.tgt_vocab.bos, epochs, scheduled_sampling, label_smoothing)
     opt = create_optimizer(optimizer, model.parameters(), lr=lr)
+    train_batches = data.batches("train")
+    total = epochs * len(train_batches)
+    scheduler = None
+    if cosine:
+        scheduler = create_schedule("cosine", opt, T_max=max(1, total - warmup_steps))
+    if warmup_steps > 0:
+        scheduler = create_schedule("warmup", opt, warmup_steps=warmup_steps, after=scheduler)
     val = data.batches("valid") if validate and len(data.valid) else None
     cfg = TrainConfig(epochs=epochs, grad_clip=clip, device=device, seed=seed, progress=progress,
                       out_dir=str(out_dir) if out_dir is not None else None)
-    info = seq2seq_info(model, data.src_vocab, data.tgt_vocab, data.num_steps)
-    trainer = Trainer(model, opt, None, data.batches("train"), val, config=cfg,
+    info = seq2seq_info(model, data.src_vocab, data.tgt_vocab, data.num_steps,
+                        getattr(data, "codec", None))
+    trainer = Trainer(model, opt, None, train_batches, val, scheduler=scheduler, config=cfg,
                       model_info=info, loss_step=loss_step)
     loss_step.trainer = trainer
     rows = trainer.fit().rows
@@ -281,39 +292,24 @@ def train_seq2seq(model: nn.Module, data: Any, epochs: int = 10, lr: float = 0.0
 
 
 # ---------------------------------------------------------------------------- decoding
-_NO_SPACE_BEFORE = re.compile(r" ([,.;:!?)\]}”’»])")
-_NO_SPACE_AFTER = re.compile(r"([¿¡(\[{“‘«]) ")
-
-
-def detokenize(tokens: Sequence[str]) -> str:
-    """Join word tokens into a sentence: no space before ``, . ; : ! ?`` or after ``¿ ¡``.
-
-    Example:
-        >>> detokenize(["¿", "dónde", "está", "?", "sí", ",", "aquí", "."])
-        '¿dónde está? sí, aquí.'
-    """
-    text = " ".join(tokens)
-    return _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", text))
-
-
-def encode_sentences(sentences: Sequence[str], src_vocab: Any, num_steps: int | None = None
-                     ) -> tuple[Tensor, Tensor]:
-    """Tokenise raw sentences as the training data was and index them: ``(src, src_valid_len)``.
+def encode_sentences(sentences: Sequence[str], src_vocab: Any, num_steps: int | None = None,
+                     codec: Any = None) -> tuple[Tensor, Tensor]:
+    """Tokenise raw sentences as the training data was (``codec``: words by default, or the
+    data's subword codec) and index them: ``(src, src_valid_len)``.
 
     ``num_steps`` truncates (as training did); default: the longest sentence plus ``<eos>``.
     """
     from deepnotes.data.parallel import build_array
-    from deepnotes.text import tokenize
 
     if isinstance(sentences, str):
         raise ConfigError("pass a list of sentences, not one str (e.g. [\"hello .\"])")
-    tokens = tokenize(list(sentences))
+    tokens = (codec or WordCodec()).split_many(list(sentences))
     steps = num_steps or max([len(t) for t in tokens] + [0]) + 1
     return build_array(tokens, src_vocab, steps)
 
 
-def check_sources(sentences: Sequence[str], src_vocab: Any, num_steps: int | None = None
-                  ) -> list[str]:
+def check_sources(sentences: Sequence[str], src_vocab: Any, num_steps: int | None = None,
+                  codec: Any = None) -> list[str]:
     """Check sentences before translating them; return warnings (sentences cut to fit).
 
     Raises :class:`ConfigError` for a sentence with no tokens or with no token the model
@@ -325,10 +321,9 @@ def check_sources(sentences: Sequence[str], src_vocab: Any, num_steps: int | Non
         >>> check_sources(["the cat sat ."], v, num_steps=3)
         ['sentence 1 has 4 tokens but the model reads at most 2 (it was trained on sentences that long): the rest is dropped']
     """
-    from deepnotes.text import tokenize
-
     warnings = []
-    for i, (sentence, tokens) in enumerate(zip(sentences, tokenize(list(sentences))), start=1):
+    pieces = (codec or WordCodec()).split_many(list(sentences))
+    for i, (sentence, tokens) in enumerate(zip(sentences, pieces), start=1):
         if not tokens:
             raise ConfigError(f"sentence {i} is empty; give a sentence to translate")
         if all(t not in src_vocab for t in tokens):
@@ -379,16 +374,17 @@ def decode(model: nn.Module, src: Tensor, src_valid_len: Tensor, bos: int, eos: 
                         [h for p in parts for h in p.hypotheses])
 
 
-def _to_text(tokens: list[int], tgt_vocab: Any) -> str:
+def _to_text(tokens: list[int], tgt_vocab: Any, codec: Any = None) -> str:
     words = [w for w in tgt_vocab.to_tokens(tokens) if w not in ("<eos>", "<pad>", "<bos>")]
-    return detokenize(words)
+    return (codec or WordCodec()).join(words)
 
 
 def translate(model: nn.Module, sources: Sequence[str] | tuple[Tensor, Tensor], src_vocab: Any,
               tgt_vocab: Any, method: str = "greedy", beam_size: int = 4, alpha: float = 0.75,
               max_len: int | None = None, num_steps: int | None = None,
-              batch_size: int = 64) -> list[str]:
-    """Translate raw sentences (or an indexed ``(src, src_valid_len)`` pair) into text.
+              batch_size: int = 64, codec: Any = None) -> list[str]:
+    """Translate raw sentences (or an indexed ``(src, src_valid_len)`` pair) into text
+    (``codec``: how the model's data was cut into tokens; default words).
 
     Example:
         >>> translate(model, ["In the beginning."], data.src_vocab, data.tgt_vocab,
@@ -400,16 +396,16 @@ def translate(model: nn.Module, sources: Sequence[str] | tuple[Tensor, Tensor], 
     if isinstance(sources, tuple) and len(sources) == 2 and isinstance(sources[0], Tensor):
         src, src_len = sources
     else:
-        src, src_len = encode_sentences(sources, src_vocab, num_steps)
+        src, src_len = encode_sentences(sources, src_vocab, num_steps, codec)
     result = decode(model, src, src_len, tgt_vocab.bos, tgt_vocab.eos, method, beam_size, alpha,
                     max_len, batch_size)
-    return [_to_text(t, tgt_vocab) for t in result.tokens]
+    return [_to_text(t, tgt_vocab, codec) for t in result.tokens]
 
 
 def evaluate_bleu(model: nn.Module, split: Any, src_vocab: Any, tgt_vocab: Any,
                   method: str = "greedy", beam_size: int = 4, alpha: float = 0.75,
                   max_len: int | None = None, lowercase: bool = True, k: int = 4,
-                  batch_size: int = 64) -> dict[str, Any]:
+                  batch_size: int = 64, codec: Any = None) -> dict[str, Any]:
     r"""Translate a :class:`~deepnotes.data.parallel.TranslationSplit` and score it (S4).
 
     Returns ``{"bleu": sacrebleu-compatible corpus BLEU (0-100) against the raw references,
@@ -423,7 +419,7 @@ def evaluate_bleu(model: nn.Module, split: Any, src_vocab: Any, tgt_vocab: Any,
 
     result = decode(model, split.src, split.src_valid_len, tgt_vocab.bos, tgt_vocab.eos, method,
                     beam_size, alpha, max_len, batch_size)
-    hyps = [_to_text(t, tgt_vocab) for t in result.tokens]
+    hyps = [_to_text(t, tgt_vocab, codec) for t in result.tokens]
     refs = list(split.tgt_text)
     score = corpus_bleu(hyps, [refs], lowercase=lowercase)
     notes = [bleu(tokenize([h])[0], tokenize([r])[0], k=k) for h, r in zip(hyps, refs)]
@@ -435,26 +431,28 @@ def evaluate_bleu(model: nn.Module, split: Any, src_vocab: Any, tgt_vocab: Any,
 
 # ---------------------------------------------------------------------------- checkpoints
 def seq2seq_info(model: nn.Module, src_vocab: Any, tgt_vocab: Any,
-                 num_steps: int | None = None) -> dict[str, Any] | None:
-    """``model_info`` of a translator: registry name + config, both vocabularies, num_steps."""
+                 num_steps: int | None = None, codec: Any = None) -> dict[str, Any] | None:
+    """``model_info`` of a translator: registry name + config, both vocabularies, num_steps
+    and the codec that cut sentences into tokens (``codec_from_json(info["codec"])``)."""
     from deepnotes.models import model_info
 
     info = model_info(model)
     if info is None:
         return None
     return {**info, "task": "translation", "src_vocab": src_vocab.state_dict(),
-            "tgt_vocab": tgt_vocab.state_dict(), "num_steps": num_steps}
+            "tgt_vocab": tgt_vocab.state_dict(), "num_steps": num_steps,
+            "codec": (codec or WordCodec()).to_json()}
 
 
 def save_seq2seq(path: str | Path, model: nn.Module, src_vocab: Any, tgt_vocab: Any,
-                 num_steps: int | None = None) -> Path:
+                 num_steps: int | None = None, codec: Any = None) -> Path:
     """Save a translator built by :func:`deepnotes.models.create` with its vocabularies.
 
     ``path`` is a run folder (``checkpoint.safetensors`` + ``.json`` inside) or a base path.
     """
     from deepnotes.train.checkpoint import save_checkpoint
 
-    info = seq2seq_info(model, src_vocab, tgt_vocab, num_steps)
+    info = seq2seq_info(model, src_vocab, tgt_vocab, num_steps, codec)
     if info is None:
         raise CheckpointError(f"{type(model).__name__} was not built by deepnotes.models.create, "
                               "so its checkpoint could not rebuild it; create it by name")
@@ -547,7 +545,8 @@ def bleu_rows(model: nn.Module, data: Any, settings: Sequence[tuple[str, int, fl
     for method, beam_size, alpha in settings:
         t0 = time.perf_counter()
         r = evaluate_bleu(model, data.test, data.src_vocab, data.tgt_vocab, method=method,
-                          beam_size=beam_size, alpha=alpha, max_len=max_len or data.num_steps)
+                          beam_size=beam_size, alpha=alpha, max_len=max_len or data.num_steps,
+                          codec=getattr(data, "codec", None))
         lengths = [len(h.split()) for h in r["hypotheses"]]
         label = method if method == "greedy" else f"beam k={beam_size} α={alpha:g}"
         rows.append({"decoding": label,
@@ -565,7 +564,8 @@ def sample_rows(model: nn.Module, data: Any, n: int = 6, method: str = "greedy",
     """The first ``n`` test sentences: source, reference and the model's translation."""
     src = list(data.test.src_text[:n])
     out = translate(model, src, data.src_vocab, data.tgt_vocab, method=method,
-                    beam_size=beam_size, num_steps=data.num_steps, max_len=data.num_steps)
+                    beam_size=beam_size, num_steps=data.num_steps, max_len=data.num_steps,
+                    codec=getattr(data, "codec", None))
     return [{"source": s, "reference": r, "translation": t}
             for s, r, t in zip(src, data.test.tgt_text[:n], out)]
 
@@ -573,7 +573,7 @@ def sample_rows(model: nn.Module, data: Any, n: int = 6, method: str = "greedy",
 def save_translator(model: nn.Module, data: Any, out_dir: Path) -> str:
     """``out_dir/checkpoint.safetensors`` with both vocabularies (``deepnotes translate`` reads it)."""
     return str(save_seq2seq(Path(out_dir) / "checkpoint", model, data.src_vocab, data.tgt_vocab,
-                            data.num_steps))
+                            data.num_steps, getattr(data, "codec", None)))
 
 
 def train_translator(model_name: str, cfg: Any, out_dir: Path, data: Any = None,
