@@ -50,16 +50,10 @@ VARIANTS = {  # name -> (label, gensim keyword arguments)
 
 
 def load_sentences(corpus: str, max_sentences: int | None) -> list[list[str]]:
-    """One token list per non-empty line of the corpus (words, lower-cased)."""
-    from deepnotes.data import load_documents
-    from deepnotes.text import tokenize
+    """One token list per non-empty line of the corpus (words, lower-cased), as the lessons."""
+    from deepnotes.tasks.embeddings import load_sentences as load
 
-    names = ["austen", "bible-web", "bible-kjv", "shakespeare"] if corpus == "english" \
-        else [corpus]
-    sentences: list[list[str]] = []
-    for name in names:
-        sentences += [s for s in tokenize(load_documents(name)) if s]
-    return sentences[:max_sentences] if max_sentences else sentences
+    return load(corpus, max_sentences)
 
 
 def evaluate(kv: Any) -> dict[str, float]:
@@ -121,13 +115,10 @@ def run_ours(variant: str, corpus: Any, args: argparse.Namespace, folder: Path
     return evaluate(kv), run.seconds, len(run.vectors)
 
 
-GLOVE_EPOCHS = 25
-
-
 def run_glove(corpus: Any, args: argparse.Namespace, folder: Path) -> tuple[dict, float]:
     from deepnotes.tasks.embeddings import train_glove
 
-    run = train_glove(corpus, dim=args.dim, epochs=GLOVE_EPOCHS, seed=args.seed,
+    run = train_glove(corpus, dim=args.dim, epochs=args.glove_epochs, seed=args.seed,
                       progress=args.progress)
     return evaluate(through_text(run.vectors.save_word2vec, folder, "ours-glove")), run.seconds
 
@@ -171,7 +162,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress", action="store_true", help="our progress bars")
     parser.add_argument("--no-glove", dest="glove", action="store_false",
-                        help="skip our GloVe and the pretrained GloVe row")
+                        help="skip our GloVe and the pretrained GloVe rows")
+    parser.add_argument("--glove-epochs", type=int, default=25,
+                        help="our GloVe's AdaGrad epochs (0: only the pretrained GloVe rows; "
+                             "the glove lesson trains the same GloVe)")
     add_common_args(parser, repeats=None, inner=None, warmup=None)
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
@@ -211,12 +205,14 @@ def main() -> int:
                          f"{fmt(o['simlex999'])} / {fmt(g['simlex999'])}",
                          f"{o_wps / 1e3:,.0f}k / {g_wps / 1e3:,.0f}k",
                          f"{g_wps / o_wps:.2f}"])
-        if args.glove:
+        if args.glove and args.glove_epochs > 0:
             o, o_sec = run_glove(corpus, args, folder)
             results["glove"] = {"ours": {**o, "seconds": o_sec}}
-            rows.append([f"GloVe (ours; window 10, {GLOVE_EPOCHS} epochs; no gensim peer)",
+            rows.append([f"GloVe (ours; window 10, {args.glove_epochs} epochs; no gensim peer)",
                          fmt(o["analogy"]), fmt(o["wordsim353"]), fmt(o["simlex999"]),
-                         f"{tokens * GLOVE_EPOCHS / o_sec / 1e3:,.0f}k (with counting)", "-"])
+                         f"{tokens * args.glove_epochs / o_sec / 1e3:,.0f}k (with counting)",
+                         "-"])
+        if args.glove:
             for label, vocab in [("our vocabulary", corpus.words), ("all 400k words", None)]:
                 p = pretrained_glove(vocab)
                 results[f"glove-6B-50d, {label}"] = p

@@ -164,6 +164,16 @@ def test_E4_vectors_for_any_word():
         FastTextVectors(["a"], torch.zeros(1, 3), torch.zeros(5, 2))
 
 
+def test_fasttext_vectors_save_the_vocabulary_and_load_back_as_plain_vectors(tmp_path):
+    from deepnotes.text.vectors import WordVectors
+
+    wv = _model().word_vectors(WORDS)
+    path = wv.save_word2vec(tmp_path / "ft.txt")
+    back = FastTextVectors.load_word2vec(path)  # the file has no n-grams: plain WordVectors
+    assert type(back) is WordVectors and back.words == list(WORDS)
+    torch.testing.assert_close(back.vectors, wv.vectors.float())
+
+
 def test_fasttext_without_words_is_word2vec_skipgram():
     m = models.create("fasttext", vocab_size=6, dim=3, buckets=10, zero_output=False)
     assert m.subwords.tolist() == [[i] for i in range(6)]

@@ -7,9 +7,9 @@ words into known pieces instead — the notes' algorithm: start from characters 
 end-of-word marker), merge the most frequent adjacent pair again and again — so its ``<unk>``
 rate is that of unseen *characters*, near zero at every size. The price is length: at a small
 V a sentence takes several pieces per word, falling towards one piece per word as V grows. The
-pieces follow Zipf's law too, with a flatter curve than words. WordPiece (BERT's tokenizer,
-here the MiniLM vocabulary of 30,522 pieces) segments the same way with ``##``
-continuations, greedily longest-first; byte-level BPE (GPT-2) never needs ``<unk>`` at all.
+pieces follow Zipf's law too (on Austen, 16,000 pieces: the words' exponent). WordPiece
+(BERT's tokenizer, here the MiniLM vocabulary of 30,522 pieces) segments the same way with
+``##`` continuations, greedily longest-first; byte-level BPE (GPT-2) never needs ``<unk>``.
 
 Data: full mode, the six Jane Austen novels (the last 10 % of the lines held out); quick mode
 the built-in sample text with smaller vocabularies.

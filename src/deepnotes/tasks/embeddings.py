@@ -59,11 +59,14 @@ __all__ = [
     "build_corpus",
     "cooccurrence",
     "keep_probabilities",
+    "load_sentences",
     "noise_distribution",
+    "standard_scores",
     "train_fasttext",
     "train_glove",
     "train_word2vec",
     "window_contexts",
+    "window_pair_similarity",
 ]
 
 
@@ -636,3 +639,72 @@ def train_glove(corpus: EmbeddingCorpus, *, dim: int = 100, window: int = 10,
     curve = [((r["epoch"]) * len(corpus), float(r["train_loss"])) for r in history]
     return EmbeddingRun(model.word_vectors(corpus.words), history, model, curve, seconds,
                         epochs * len(corpus) / seconds if seconds > 0 else math.nan)
+
+
+# ---- shared by the lessons and the benchmark ---------------------------------------------
+def load_sentences(corpus: str = "english", max_sentences: int | None = None,
+                   lower: bool = True) -> list[list[str]]:
+    """One token list per non-empty line (verse, line of verse, paragraph line) of a corpus.
+
+    Words and punctuation by :func:`deepnotes.text.tokenize`, lower-cased, the one
+    tokenisation every embedding lesson and the gensim benchmark train on.
+
+    Args:
+        corpus: a :func:`deepnotes.data.load_documents` name (``english``: Austen, both Bibles
+            and Shakespeare, ~3.3M words).
+        max_sentences: keep the first this many lines (``None`` or 0: all).
+    """
+    from deepnotes.data import load_documents
+    from deepnotes.text import tokenize
+
+    sentences = [s for s in tokenize(load_documents(corpus), lower=lower) if s]
+    return sentences[:max_sentences] if max_sentences else sentences
+
+
+def standard_scores(vectors: Any, methods: Sequence[str] = ("add",)) -> dict[str, float]:
+    """The usual word-vector scores (E7), computed as gensim computes them.
+
+    ``analogy_<method>``: accuracy on Google's questions-words.txt (3CosAdd ``add``, 3CosMul
+    ``mul``) over the questions whose four words are in the vocabulary
+    (``analogy_questions`` of them); ``wordsim353`` and ``simlex999``: Spearman's rho between
+    cosine and human similarity (``*_pairs`` pairs evaluated).
+    """
+    from deepnotes.data.word_vectors import embedding_eval_path
+    from deepnotes.metrics.embeddings import evaluate_analogies, evaluate_word_pairs
+
+    out: dict[str, float] = {}
+    for method in methods:
+        r = evaluate_analogies(vectors, embedding_eval_path("questions-words"), method=method)
+        out[f"analogy_{method}"] = r.accuracy
+        out["analogy_questions"] = float(r.count)
+    for name in ("wordsim353", "simlex999"):
+        pairs = evaluate_word_pairs(vectors, embedding_eval_path(name))
+        out[name] = pairs.spearman
+        out[f"{name}_pairs"] = float(pairs.pairs)
+    return out
+
+
+def window_pair_similarity(vectors: Any, corpus: EmbeddingCorpus, n: int = 20_000,
+                           window: int = 2, seed: int = 0) -> tuple[float, float]:
+    """Mean cosine of word pairs seen within ``window`` of each other vs random word pairs.
+
+    Pairs are drawn from the corpus (both words of a pair different); the random pairs take
+    their words from the same token positions shuffled, so both sets have the same word
+    frequencies. A model that learned anything from the windows puts the first mean above
+    the second.
+
+    Returns:
+        ``(mean cosine of window pairs, mean cosine of random pairs)``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    ids, sent = corpus.ids, corpus.sentences
+    pos = torch.randint(0, len(ids) - window, (n,), generator=gen)
+    other = pos + torch.randint(1, window + 1, (n,), generator=gen)
+    ok = (sent[pos] == sent[other]) & (ids[pos] != ids[other])
+    a, b = ids[pos[ok]], ids[other[ok]]
+    shuffled = b[torch.randperm(len(b), generator=gen)]
+    unit = vectors.unit_vectors()
+    index = torch.tensor([vectors.index[w] for w in corpus.words])  # corpus id -> vector row
+    ua, ub, ur = unit[index[a]], unit[index[b]], unit[index[shuffled]]
+    keep = a != shuffled
+    return float((ua * ub).sum(1).mean()), float((ua[keep] * ur[keep]).sum(1).mean())

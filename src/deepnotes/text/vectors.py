@@ -309,4 +309,5 @@ class WordVectors:
                 words.append(parts[0])
         if len(words) != n:
             raise ConfigError(f"{path} holds {len(words)} words but its header announces {n}")
-        return cls(words, torch.from_numpy(values))
+        # plain WordVectors even when called on a subclass (a fastText file holds no n-grams)
+        return WordVectors(words, torch.from_numpy(values))
