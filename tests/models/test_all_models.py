@@ -41,13 +41,21 @@ def _word_windows(g):
             torch.randint(0, 12, (4, 3), generator=g))
 
 
+def _bert_tokens(g):
+    """(input_ids, attention_mask) for BERT: B=3, T=6, row 2 padded after 3 tokens."""
+    ids = torch.randint(1, 20, (3, 6), generator=g)
+    ids[2, 3:] = 0
+    return ids, ids != 0
+
+
 _S2S = {"src_vocab_size": 11, "tgt_vocab_size": 13, "embed_size": 6, "num_hiddens": 8,
         "num_layers": 2, "dropout": 0.0, "bidirectional": True}
 
 _TRF = {"src_vocab_size": 11, "tgt_vocab_size": 13, "embed_dim": 8, "num_heads": 2,
         "ffn_hidden": 16, "dropout": 0.0}
 # parameters a model's forward does not use (trained through another head): prefix per model
-ONLY_VIA_LOSS = {"transformer-nat": "length_head."}  # the length predictor: model.loss(...)
+ONLY_VIA_LOSS = {"transformer-nat": "length_head.",  # the length predictor: model.loss(...)
+                 "bert": "pooler."}  # the [CLS] pooler: the second output
 
 # name -> (small config overrides, input maker(generator), expected output shape)
 SMALL = {
@@ -89,6 +97,10 @@ SMALL = {
     "small-vit": ({"embed_dim": 8, "heads": 2, "layers": 1, "classes": 5}, _images(2), (2, 5)),
     # (centre (B,), context (B, C) padded with -1, negatives (B, K)) -> loss per centre (B,)
     "word2vec": ({"vocab_size": 12, "dim": 5, "zero_output": False}, _word_windows, (4,)),
+    "bert": ({"vocab_size": 20, "hidden_size": 8, "num_hidden_layers": 2,
+              "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 12,
+              "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+             _bert_tokens, (3, 6, 8)),
     "fasttext": ({"vocab_size": 12, "dim": 5, "buckets": 20, "zero_output": False},
                  _word_windows, (4,)),
     # (rows i (B,), cols j (B,), counts X_ij > 0 (B,)) -> weighted squared error (B,)

