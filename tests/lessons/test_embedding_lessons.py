@@ -70,3 +70,18 @@ def test_fasttext_gives_unseen_words_vectors_where_word2vec_has_none(tmp_path):
     assert m["inflection_stem_hit10"] > 0.25
     assert m["misspelling_hit10"] > 0.25
     assert m["inflection_cosine_to_stem"] > m["inflection_cosine_to_random_word"] + 0.15
+
+
+def test_contextual_embeddings_separate_senses_in_the_encoder_not_at_the_input(tmp_path):
+    r = lessons.get("contextual-embeddings").run(out_dir=tmp_path, quick=True)
+    m = r.metrics
+    for word in ("apple", "bank"):
+        # at the input (token + position embeddings) the senses are not told apart ...
+        assert abs(m[f"{word}_sense_gap_input"]) < 0.02
+        # ... after the encoder, same-sense contexts are clearly closer (notes: the 果 figure)
+        assert m[f"{word}_sense_gap_last_layer"] > 0.05
+        assert m[f"{word}_same_sense_cosine"] > m[f"{word}_other_sense_cosine"]
+    # the notes' own 果 is [UNK] for this English model: no separation, and the lesson says so
+    r = lessons.get("contextual-embeddings").run(out_dir=tmp_path / "zh", words=("果",))
+    assert r.metrics["果_is_unk"] == 1 and "[UNK]" in r.claim
+    assert abs(r.metrics["果_sense_gap_last_layer"]) < 0.02

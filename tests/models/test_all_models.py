@@ -55,7 +55,8 @@ _TRF = {"src_vocab_size": 11, "tgt_vocab_size": 13, "embed_dim": 8, "num_heads":
         "ffn_hidden": 16, "dropout": 0.0}
 # parameters a model's forward does not use (trained through another head): prefix per model
 ONLY_VIA_LOSS = {"transformer-nat": "length_head.",  # the length predictor: model.loss(...)
-                 "bert": "pooler."}  # the [CLS] pooler: the second output
+                 "bert": "pooler.",  # the [CLS] pooler: the second output
+                 "bert-pretraining": ("bert.pooler.", "cls.seq_relationship.")}  # NSP logits
 
 # name -> (small config overrides, input maker(generator), expected output shape)
 SMALL = {
@@ -101,6 +102,10 @@ SMALL = {
               "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 12,
               "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
              _bert_tokens, (3, 6, 8)),
+    "bert-pretraining": ({"vocab_size": 20, "hidden_size": 8, "num_hidden_layers": 1,
+                          "num_attention_heads": 2, "intermediate_size": 16,
+                          "max_position_embeddings": 12, "hidden_dropout_prob": 0.0,
+                          "attention_probs_dropout_prob": 0.0}, _bert_tokens, (3, 6, 20)),
     "fasttext": ({"vocab_size": 12, "dim": 5, "buckets": 20, "zero_output": False},
                  _word_windows, (4,)),
     # (rows i (B,), cols j (B,), counts X_ij > 0 (B,)) -> weighted squared error (B,)

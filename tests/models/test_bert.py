@@ -151,3 +151,78 @@ def test_bert_errors(tmp_path):
         m(torch.ones(1, 4))
     with pytest.raises(ShapeError, match="attention_mask"):
         m(torch.ones(1, 4, dtype=torch.long), torch.ones(1, 5))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_P1_P3_pretraining_heads_equal_hf_bert_for_pretraining(fused):
+    from deepnotes.models.bert import BertForPreTraining
+
+    cfg = transformers.BertConfig(**TINY, type_vocab_size=2, hidden_act="gelu")
+    torch.manual_seed(0)
+    hf = transformers.BertForPreTraining(cfg).double().eval()
+    ours = BertForPreTraining(BertConfig(**TINY, fused=fused)).double().eval()
+    hf_state = {k: v for k, v in hf.state_dict().items() if not k.endswith("position_ids")}
+    assert set(hf_state) == set(ours.state_dict())
+    ours.load_state_dict(hf_state, strict=True)
+    # the MLM output matrix is the token embedding matrix itself
+    assert ours.cls.predictions.decoder.weight is ours.bert.embeddings.word_embeddings.weight
+    ids = torch.randint(1, 40, (3, 8), generator=torch.Generator().manual_seed(2))
+    ids[2, 6:] = 0
+    mask = (ids != 0).long()
+    with torch.no_grad():
+        mlm, pair = ours(ids, mask)
+        ref = hf(input_ids=ids, attention_mask=mask)
+    keep = mask.bool()
+    torch.testing.assert_close(mlm[keep], ref.prediction_logits[keep], atol=1e-12, rtol=0)
+    torch.testing.assert_close(pair, ref.seq_relationship_logits, atol=1e-12, rtol=0)
+
+
+def test_P1_masking_is_15_percent_split_80_10_10_and_spares_special_tokens():
+    from deepnotes.models.bert import mask_tokens
+
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 1000, (400, 200), generator=g)  # ~12k targets: 4 sd < the tolerances
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, 0] = special[:, -1] = True
+    x, y = mask_tokens(ids, 1000, mask_id=3, special=special, first_regular_id=5, generator=g)
+    chosen = y != -100
+    n = int(chosen.sum())
+    assert abs(n / (~special).sum().item() - 0.15) < 0.005
+    assert not chosen[special].any() and (x[special] == ids[special]).all()
+    assert (y[chosen] == ids[chosen]).all() and (x[~chosen] == ids[~chosen]).all()
+    masked = (x == 3) & chosen
+    kept = (x == ids) & chosen
+    assert abs(masked.sum().item() / n - 0.8) < 0.015
+    # random replacements (10 %) can hit the original token by chance (1 in 995)
+    assert abs(kept.sum().item() / n - 0.1) < 0.012
+    assert abs((chosen & ~masked & ~kept).sum().item() / n - 0.1) < 0.012
+
+
+def test_P1_whole_word_masking_takes_all_pieces_of_a_word():
+    from deepnotes.models.bert import mask_tokens
+
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(5, 100, (50, 30), generator=g)
+    starts = torch.rand(50, 30, generator=g) < 0.5
+    starts[:, 0] = True
+    _, y = mask_tokens(ids, 100, mask_id=3, word_starts=starts, prob=0.3, generator=g)
+    chosen = (y != -100)
+    word = starts.long().cumsum(1)
+    for b in range(50):
+        for w in word[b].unique():
+            c = chosen[b][word[b] == w]
+            assert c.all() or not c.any()  # a word is chosen whole or not at all
+    with pytest.raises(ConfigError, match="prob"):
+        mask_tokens(ids, 100, mask_id=3, prob=1.5)
+
+
+def test_cli_embed_prints_the_cosine_matrix_and_refuses_bad_input(capsys, tmp_path):
+    from deepnotes.cli import main
+
+    assert main(["embed", "The weather is lovely today.", "It's so sunny outside!"]) == 0
+    out = capsys.readouterr().out
+    assert "[1] It's so sunny outside!" in out and "0.6660" in out
+    assert main(["embed", " "]) == 2
+    assert "non-empty" in capsys.readouterr().err
+    assert main(["embed", "a", "--model", str(tmp_path / "none")]) == 2
+    assert "no model folder" in capsys.readouterr().err

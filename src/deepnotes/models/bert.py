@@ -43,7 +43,8 @@ from deepnotes import nn as dnn
 from deepnotes.errors import ConfigError, DataMissingError, ShapeError
 from deepnotes.models import register_model
 
-__all__ = ["BertConfig", "BertModel", "load_pretrained_bert"]
+__all__ = ["BertConfig", "BertForPreTraining", "BertModel", "load_pretrained_bert", "mask_tokens",
+           "mean_pool", "sentence_embeddings"]
 
 
 @dataclass
@@ -256,12 +257,151 @@ class BertModel(nn.Module):
         return h, pooled
 
 
+class _Transform(nn.Module):
+    def __init__(self, c: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+        self.LayerNorm = dnn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps, fused=c.fused)
+
+
+class _Predictions(nn.Module):
+    def __init__(self, c: BertConfig, word_embeddings: nn.Embedding) -> None:
+        super().__init__()
+        self.transform = _Transform(c)
+        self.bias = nn.Parameter(torch.zeros(c.vocab_size))
+        self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
+        self.decoder.weight = word_embeddings.weight  # tied to the input embeddings
+        self.decoder.bias = self.bias
+
+
+class _Heads(nn.Module):
+    def __init__(self, c: BertConfig, word_embeddings: nn.Embedding) -> None:
+        super().__init__()
+        self.predictions = _Predictions(c, word_embeddings)
+        self.seq_relationship = nn.Linear(c.hidden_size, 2)
+
+
+@register_model("bert-pretraining", BertConfig,
+                summary="BERT with the MLM head (tied) and the NSP/SOP head (P1, P3)",
+                inputs="tokens")
+class BertForPreTraining(nn.Module):
+    r"""BERT with its two pre-training heads, HF ``BertForPreTraining``'s names.
+
+    - **MLM** (P1): :math:`\mathrm{logits}_t = E\,\mathrm{LN}(\mathrm{GELU}(W\mathbf h_t + b))
+      + \mathbf c`, the output matrix tied to the token embeddings :math:`E` (V, H).
+    - **NSP / SOP** (P3): two logits from the pooled ``[CLS]`` vector,
+      :math:`W_s\mathbf p + b_s` (is B the sentence after A / are A and B in order).
+
+    Shape:
+        - as :class:`BertModel`; returns ``(mlm_logits (B, T, V), pair_logits (B, 2))``.
+
+    Notes: P1, P3.
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        config.add_pooling_layer = True
+        self.config = config
+        self.fused = config.fused
+        self.bert = BertModel(config)
+        self.cls = _Heads(config, self.bert.embeddings.word_embeddings)
+        self.cls.apply(self.bert._init)
+        nn.init.zeros_(self.cls.predictions.bias)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        h, pooled = self.bert(input_ids, attention_mask, token_type_ids)
+        p = self.cls.predictions
+        z = p.transform.dense(h)
+        z = TF.gelu(z, approximate=self.bert.gelu) if self.fused else \
+            F.gelu(z, approximate=self.bert.gelu)
+        mlm = p.decoder(p.transform.LayerNorm(z))
+        return mlm, self.cls.seq_relationship(pooled)
+
+
+def mask_tokens(input_ids: Tensor, vocab_size: int, mask_id: int,
+                special: Tensor | None = None, prob: float = 0.15,
+                word_starts: Tensor | None = None, first_regular_id: int = 0,
+                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    r"""BERT's masked-LM corruption (P1): choose 15 % of the positions as targets; of those
+    80 % become ``[MASK]``, 10 % a random token, 10 % stay as they are.
+
+    The loss is read only at the chosen positions (``labels`` is -100 elsewhere, the ignore
+    index of cross-entropy). Special tokens (``special`` True: ``[CLS]``, ``[SEP]``, padding)
+    are never chosen. With ``word_starts`` (True where a word begins; ``##`` pieces False),
+    whole words are chosen: a word is a target with probability ``prob`` and then all its
+    pieces are (whole-word masking).
+
+    Args:
+        input_ids: (B, T) token ids.
+        vocab_size: V, for the random replacements (drawn from ``first_regular_id``..V-1).
+        mask_id: the ``[MASK]`` id.
+        special: (B, T) bool, positions never chosen (default: none).
+        prob: the share of targets.
+        word_starts: (B, T) bool for whole-word masking (``None``: each piece on its own).
+        generator: the random source.
+
+    Returns:
+        ``(corrupted input_ids, labels)``, both (B, T).
+
+    Example:
+        >>> ids = torch.arange(5, 25).view(2, 10)
+        >>> x, y = mask_tokens(ids, 30, mask_id=1, prob=0.5,
+        ...                    generator=torch.Generator().manual_seed(0))
+        >>> bool(((y == -100) | (y == ids)).all()), bool((x[y == -100] == ids[y == -100]).all())
+        (True, True)
+
+    Notes: P1.
+    """
+    if not 0.0 < prob < 1.0:
+        raise ConfigError(f"prob must be in (0, 1), got {prob}")
+    if special is None:
+        special = torch.zeros_like(input_ids, dtype=torch.bool)
+    if special.shape != input_ids.shape:
+        raise ShapeError(f"special {tuple(special.shape)} must have the shape of input_ids "
+                         f"{tuple(input_ids.shape)}")
+    u = torch.rand(input_ids.shape, generator=generator)
+    if word_starts is None:
+        chosen = u < prob
+    else:
+        if word_starts.shape != input_ids.shape:
+            raise ShapeError("word_starts must have the shape of input_ids")
+        # every piece takes the draw of the piece that starts its word
+        starts = word_starts.bool() | special
+        pos = torch.arange(input_ids.shape[1]).expand_as(input_ids)
+        # the position where each piece's word starts: the last start at or before it
+        start_pos = torch.cummax(torch.where(starts, pos, torch.zeros_like(pos)), 1).values
+        chosen = u.gather(1, start_pos) < prob
+    chosen &= ~special
+    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
+    action = torch.rand(input_ids.shape, generator=generator)
+    out = input_ids.clone()
+    out[chosen & (action < 0.8)] = mask_id
+    rand = chosen & (action >= 0.8) & (action < 0.9)
+    out[rand] = torch.randint(first_regular_id, vocab_size, (int(rand.sum()),),
+                              generator=generator)
+    return out, labels
+
+
 def mean_pool(hidden: Tensor, attention_mask: Tensor, normalize: bool = True) -> Tensor:
     r"""Sentence embeddings: the mean of the token vectors over the real tokens,
     :math:`\frac{1}{n}\sum_{t \le n} \mathbf h_t`, L2-normalised (sentence-transformers' recipe)."""
     m = attention_mask.to(hidden.dtype).unsqueeze(2)
     out = (hidden * m).sum(1) / m.sum(1).clamp_min(1e-9)
     return TF.normalize(out, dim=1) if normalize else out
+
+
+@torch.no_grad()
+def sentence_embeddings(model: BertModel, tokenizer, sentences: list[str],
+                        batch_size: int = 64, max_length: int = 256) -> Tensor:
+    """Mean-pooled, L2-normalised embeddings (N, H) of ``sentences`` (:func:`mean_pool`)."""
+    model.eval()
+    out = []
+    for i in range(0, len(sentences), batch_size):
+        enc = tokenizer.encode_batch(sentences[i:i + batch_size], max_length=max_length)
+        h, _ = model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        out.append(mean_pool(h, enc["attention_mask"]))
+    return torch.cat(out)
 
 
 def load_pretrained_bert(path: str | os.PathLike = "minilm", fused: bool = True,
