@@ -48,6 +48,10 @@ def _bert_tokens(g):
     return ids, ids != 0
 
 
+_BERT = {"vocab_size": 20, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+         "intermediate_size": 16, "max_position_embeddings": 12, "hidden_dropout_prob": 0.0,
+         "attention_probs_dropout_prob": 0.0}
+
 _S2S = {"src_vocab_size": 11, "tgt_vocab_size": 13, "embed_size": 6, "num_hiddens": 8,
         "num_layers": 2, "dropout": 0.0, "bidirectional": True}
 
@@ -106,6 +110,9 @@ SMALL = {
                           "num_attention_heads": 2, "intermediate_size": 16,
                           "max_position_embeddings": 12, "hidden_dropout_prob": 0.0,
                           "attention_probs_dropout_prob": 0.0}, _bert_tokens, (3, 6, 20)),
+    "bert-classifier": ({**_BERT, "num_labels": 3}, _bert_tokens, (3, 3)),
+    "bert-tagger": ({**_BERT, "num_labels": 5}, _bert_tokens, (3, 6, 5)),
+    "bert-qa": (_BERT, _bert_tokens, (3, 6)),  # the start logits (the end logits: out[1])
     "fasttext": ({"vocab_size": 12, "dim": 5, "buckets": 20, "zero_output": False},
                  _word_windows, (4,)),
     # (rows i (B,), cols j (B,), counts X_ij > 0 (B,)) -> weighted squared error (B,)

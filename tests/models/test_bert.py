@@ -226,3 +226,37 @@ def test_cli_embed_prints_the_cosine_matrix_and_refuses_bad_input(capsys, tmp_pa
     assert "non-empty" in capsys.readouterr().err
     assert main(["embed", "a", "--model", str(tmp_path / "none")]) == 2
     assert "no model folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("ours_name,hf_name", [
+    ("BertForSequenceClassification", "BertForSequenceClassification"),
+    ("BertForTokenClassification", "BertForTokenClassification"),
+    ("BertForQuestionAnswering", "BertForQuestionAnswering")])
+def test_P4_finetuning_heads_equal_hf_in_float64(ours_name, hf_name, fused):
+    import deepnotes.models.bert as bert
+
+    labels = 2 if "Question" in ours_name else 3
+    cfg = transformers.BertConfig(**TINY, type_vocab_size=2, hidden_act="gelu",
+                                  num_labels=labels)
+    torch.manual_seed(0)
+    hf = getattr(transformers, hf_name)(cfg).double().eval()
+    ours = getattr(bert, ours_name)(BertConfig(**TINY, num_labels=labels, fused=fused))
+    ours = ours.double().eval()
+    hf_state = {k: v for k, v in hf.state_dict().items() if not k.endswith("position_ids")}
+    assert set(hf_state) == set(ours.state_dict())
+    ours.load_state_dict(hf_state, strict=True)
+    ids = torch.randint(1, 40, (3, 8), generator=torch.Generator().manual_seed(3))
+    ids[1, 5:] = 0
+    mask = (ids != 0).long()
+    with torch.no_grad():
+        out = ours(ids, mask)
+        ref = hf(input_ids=ids, attention_mask=mask)
+    keep = mask.bool()
+    if "Question" in ours_name:
+        torch.testing.assert_close(out[0][keep], ref.start_logits[keep], atol=1e-12, rtol=0)
+        torch.testing.assert_close(out[1][keep], ref.end_logits[keep], atol=1e-12, rtol=0)
+    elif "Token" in ours_name:
+        torch.testing.assert_close(out[keep], ref.logits[keep], atol=1e-12, rtol=0)
+    else:
+        torch.testing.assert_close(out, ref.logits, atol=1e-12, rtol=0)

@@ -4,10 +4,11 @@
 - language models: :func:`perplexity`, :func:`causal_perplexity`, :func:`perplexity_from_nll` (R8);
 - sequence labelling: :func:`edit_distance`, :func:`label_error_rate` (R10);
 - translation: BLEU as in the notes and sacrebleu-compatible corpus BLEU (S4);
+- extractive QA: the best span, SQuAD's exact match and F1 (P4);
 - word vectors: cosine similarity, neighbours, 3CosAdd/3CosMul analogies and their accuracy
   on the Google set, Spearman/Pearson on word-pair similarity sets, as gensim scores them (E7).
 
-Notes: B7, R8, R10, S4, E7.
+Notes: B7, R8, R10, S4, E7, P4.
 """
 
 from deepnotes.metrics.bleu import (
@@ -33,8 +34,11 @@ from deepnotes.metrics.embeddings import (
     spearman,
 )
 from deepnotes.metrics.perplexity import causal_perplexity, perplexity, perplexity_from_nll
+from deepnotes.metrics.qa import best_span, exact_match, normalize_answer, qa_scores, squad_f1
 
 __all__ = [
+    # extractive QA (P4)
+    "best_span", "exact_match", "normalize_answer", "qa_scores", "squad_f1",
     # classification (B7)
     "accuracy",
     # language models (R8)

@@ -43,8 +43,9 @@ from deepnotes import nn as dnn
 from deepnotes.errors import ConfigError, DataMissingError, ShapeError
 from deepnotes.models import register_model
 
-__all__ = ["BertConfig", "BertForPreTraining", "BertModel", "load_pretrained_bert", "mask_tokens",
-           "mean_pool", "sentence_embeddings"]
+__all__ = ["BertConfig", "BertForPreTraining", "BertForQuestionAnswering",
+           "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
+           "load_pretrained_bert", "mask_tokens", "mean_pool", "sentence_embeddings"]
 
 
 @dataclass
@@ -62,6 +63,8 @@ class BertConfig:
     layer_norm_eps: float = 1e-12  # LayerNorm's epsilon (BERT's 1e-12)
     pad_token_id: int = 0  # padding id (positions with it are masked when no mask is given)
     add_pooling_layer: bool = True  # the [CLS] pooler
+    num_labels: int = 2  # classes of a classification head (sequence or token)
+    classifier_dropout: float | None = None  # dropout before a head (None: hidden_dropout_prob)
     fused: bool = True  # torch's SDPA kernel (True) or our formula (False)
 
     @classmethod
@@ -73,6 +76,7 @@ class BertConfig:
     def to_hf(self) -> dict:
         """A HF ``BertConfig`` dict (``model_type`` bert)."""
         out = {k: v for k, v in asdict(self).items() if k not in ("fused", "add_pooling_layer")}
+        out["num_labels"] = self.num_labels
         return {"model_type": "bert", "architectures": ["BertModel"], **out}
 
 
@@ -317,6 +321,84 @@ class BertForPreTraining(nn.Module):
             F.gelu(z, approximate=self.bert.gelu)
         mlm = p.decoder(p.transform.LayerNorm(z))
         return mlm, self.cls.seq_relationship(pooled)
+
+
+class _Finetune(nn.Module):
+    """BERT plus one linear head on its outputs, with dropout before it (P4)."""
+
+    pooled = False  # the head reads the pooled [CLS] vector (True) or every token (False)
+
+    def __init__(self, config: BertConfig, head: str, out_features: int) -> None:
+        super().__init__()
+        config.add_pooling_layer = self.pooled
+        self.config = config
+        self.fused = config.fused
+        self.bert = BertModel(config)
+        p = config.classifier_dropout
+        self.dropout = dnn.Dropout(config.hidden_dropout_prob if p is None else p,
+                                   fused=config.fused)
+        self.head_name = head
+        setattr(self, head, nn.Linear(config.hidden_size, out_features))
+        getattr(self, head).apply(self.bert._init)
+
+    def features(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                 token_type_ids: Tensor | None = None) -> Tensor:
+        h, pooled = self.bert(input_ids, attention_mask, token_type_ids)
+        return getattr(self, self.head_name)(self.dropout(pooled if self.pooled else h))
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None) -> Tensor:
+        return self.features(input_ids, attention_mask, token_type_ids)
+
+
+@register_model("bert-classifier", BertConfig,
+                summary="BERT + a linear layer on the pooled [CLS] vector (P4)", inputs="tokens")
+class BertForSequenceClassification(_Finetune):
+    r"""Sequence (or sentence-pair) classification: :math:`W\,\mathrm{dropout}(\mathbf p) + b`
+    on the pooled ``[CLS]`` vector, ``(B, num_labels)`` logits. HF's names (``classifier``).
+
+    Notes: P4.
+    """
+
+    pooled = True
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__(config, "classifier", config.num_labels)
+
+
+@register_model("bert-tagger", BertConfig,
+                summary="BERT + a linear layer on every token's vector (P4)", inputs="tokens")
+class BertForTokenClassification(_Finetune):
+    r"""Token classification (tagging): a linear layer on every token's last hidden state,
+    ``(B, T, num_labels)`` logits. HF's names (``classifier``).
+
+    Notes: P4.
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__(config, "classifier", config.num_labels)
+
+
+@register_model("bert-qa", BertConfig,
+                summary="BERT + start/end vectors for extractive QA (P4)", inputs="tokens")
+class BertForQuestionAnswering(_Finetune):
+    r"""Extractive QA: a start vector :math:`\mathbf s` and an end vector :math:`\mathbf e`
+    dotted with every token's output, :math:`\mathbf s^\top\mathbf h_t` and
+    :math:`\mathbf e^\top\mathbf h_t` (a softmax over t of each gives the start and end
+    distributions); :func:`deepnotes.metrics.qa.best_span` picks the answer. Returns
+    ``(start_logits, end_logits)``, each ``(B, T)``. HF's names (``qa_outputs``, no dropout).
+
+    Notes: P4.
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__(config, "qa_outputs", 2)
+        self.dropout = dnn.Dropout(0.0, fused=config.fused)  # HF applies none here
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        logits = self.features(input_ids, attention_mask, token_type_ids)
+        return logits[..., 0], logits[..., 1]
 
 
 def mask_tokens(input_ids: Tensor, vocab_size: int, mask_id: int,
