@@ -165,3 +165,14 @@ def test_checkpoint_json_any_edit(saved, key, value, remove):
         ours_or_result(peek_checkpoint, folder)
     finally:
         (folder / "checkpoint.json").write_text(text)
+
+
+def test_sampling_at_a_temperature_that_underflows_is_greedy():
+    # found by test_decoders_any_table: log p / 1e-300 overflowed to -inf everywhere (NaN);
+    # shifted by the best log-probability first, the best token keeps all the mass
+    from deepnotes.decoding.sampling import sampling_distribution
+
+    lp = torch.log_softmax(torch.tensor([[1.0, 2.0, 0.5]]), dim=1)
+    for dtype in (torch.float32, torch.float64):
+        q = sampling_distribution(lp.to(dtype), 1e-300)
+        assert q.tolist() == [[0.0, 1.0, 0.0]]

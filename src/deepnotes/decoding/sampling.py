@@ -53,8 +53,12 @@ def sampling_distribution(
     if not (temperature > 0 and math.isfinite(temperature)):
         raise ConfigError(f"temperature must be a finite number > 0 (use greedy_search for 0), "
                           f"got {temperature}")
-    # log P(y) / τ
-    logits = log_probs / temperature
+    # log P(y) / τ, shifted by the row's largest log-probability first (softmax is blind to the
+    # shift): a tiny τ then gives 0 for the best token and -inf for the rest, never inf - inf
+    top = log_probs.amax(dim=-1, keepdim=True)
+    diff = log_probs - torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    # (the best token's 0 stays 0 even where τ rounds to 0 in the tensor's precision)
+    logits = torch.where(diff == 0, torch.zeros_like(diff), diff / temperature)
     if top_k is not None:
         if top_k < 1:
             raise ConfigError(f"top_k must be >= 1 or None, got {top_k}")
