@@ -81,6 +81,8 @@ def test_contextual_embeddings_separate_senses_in_the_encoder_not_at_the_input(t
         # ... after the encoder, same-sense contexts are clearly closer (notes: the 果 figure)
         assert m[f"{word}_sense_gap_last_layer"] > 0.05
         assert m[f"{word}_same_sense_cosine"] > m[f"{word}_other_sense_cosine"]
+        # a static vector cannot tell them apart at all
+        assert abs(m[f"{word}_static_sense_gap"]) < 1e-6
     # the notes' own 果 is [UNK] for this English model: no separation, and the lesson says so
     r = lessons.get("contextual-embeddings").run(out_dir=tmp_path / "zh", words=("果",))
     assert r.metrics["果_is_unk"] == 1 and "[UNK]" in r.claim

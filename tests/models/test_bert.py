@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+import transformers  # the reference (test extra)
 
 from deepnotes.errors import ConfigError, DataMissingError, ShapeError
 from deepnotes.models.bert import (
@@ -16,8 +17,6 @@ from deepnotes.models.bert import (
     load_pretrained_bert,
     mean_pool,
 )
-
-transformers = pytest.importorskip("transformers", reason="pip install transformers (test extra)")
 
 TINY = dict(vocab_size=40, hidden_size=12, num_hidden_layers=2, num_attention_heads=3,
             intermediate_size=20, max_position_embeddings=16, hidden_dropout_prob=0.0,

@@ -131,8 +131,12 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         metrics[f"{word}_sense_gap_input"] = first["sense_gap"]
         metrics[f"{word}_same_sense_cosine"] = last["same_sense_cosine"]
         metrics[f"{word}_other_sense_cosine"] = last["other_sense_cosine"]
-        # a static vector: the same for every sentence, cosine 1 everywhere, gap 0
-        metrics[f"{word}_static_sense_gap"] = 0.0
+        # a static vector (the model's own token-embedding row, no position, no context): the
+        # same in every sentence, so the gap is 0 — computed, as the other gaps
+        static = model.embeddings.word_embeddings.weight[
+            tokenizer.encode(word, add_special_tokens=False)].mean(0).detach()
+        _, within, across = _gap(static.expand(len(sent_a) + len(sent_b), -1), len(sent_a))
+        metrics[f"{word}_static_sense_gap"] = within - across
         unk = tokenizer.encode(word, add_special_tokens=False) == \
             tokenizer.encode("[UNK]", add_special_tokens=False)
         metrics[f"{word}_is_unk"] = float(unk)
@@ -144,7 +148,8 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         f"{w}: same-sense cosine {metrics[f'{w}_same_sense_cosine']:.2f} vs other-sense "
         f"{metrics[f'{w}_other_sense_cosine']:.2f} at the last layer (gap "
         f"{metrics[f'{w}_sense_gap_last_layer']:+.3f}; at the input "
-        f"{metrics[f'{w}_sense_gap_input']:+.3f}; a static vector: 0)" for w in cfg.words)
+        f"{metrics[f'{w}_sense_gap_input']:+.3f}; its static token embedding: "
+        f"{metrics[f'{w}_static_sense_gap']:+.3f})" for w in cfg.words)
     return LessonResult(NAME, metrics, figures, claim="MiniLM " + claim,
                         tables={"layers": rows})
 

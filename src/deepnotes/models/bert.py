@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -76,7 +76,6 @@ class BertConfig:
     def to_hf(self) -> dict:
         """A HF ``BertConfig`` dict (``model_type`` bert)."""
         out = {k: v for k, v in asdict(self).items() if k not in ("fused", "add_pooling_layer")}
-        out["num_labels"] = self.num_labels
         return {"model_type": "bert", "architectures": ["BertModel"], **out}
 
 
@@ -304,7 +303,7 @@ class BertForPreTraining(nn.Module):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        config.add_pooling_layer = True
+        config = replace(config, add_pooling_layer=True)  # the caller's config is left as it was
         self.config = config
         self.fused = config.fused
         self.bert = BertModel(config)
@@ -330,7 +329,7 @@ class _Finetune(nn.Module):
 
     def __init__(self, config: BertConfig, head: str, out_features: int) -> None:
         super().__init__()
-        config.add_pooling_layer = self.pooled
+        config = replace(config, add_pooling_layer=self.pooled)
         self.config = config
         self.fused = config.fused
         self.bert = BertModel(config)

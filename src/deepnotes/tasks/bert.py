@@ -93,12 +93,10 @@ def pretraining_batch(pairs: Sequence[SentencePair], mask_id: int, vocab_size: i
         raise ConfigError("no sentence pairs to batch")
     t = max(len(p.ids) for p in pairs)
     ids = torch.full((len(pairs), t), pad_id, dtype=torch.long)
-    types = torch.zeros_like(ids)
+    types, attention = torch.zeros_like(ids), torch.zeros_like(ids)
     for i, p in enumerate(pairs):
         ids[i, :len(p.ids)] = torch.tensor(p.ids)
         types[i, :len(p.type_ids)] = torch.tensor(p.type_ids)
-    attention = torch.zeros_like(ids)
-    for i, p in enumerate(pairs):
         attention[i, :len(p.ids)] = 1
     special = torch.isin(ids, torch.tensor(list(special_ids))) | (attention == 0)
     masked, labels = mask_tokens(ids, vocab_size, mask_id, special=special, prob=prob,

@@ -27,6 +27,7 @@ Notes: E6.
 from __future__ import annotations
 
 import unicodedata
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -114,14 +115,16 @@ def lowercase(text: str) -> str:
     return "".join([c.lower() for c in text])
 
 
-class Normalizer:
+class Normalizer(ABC):
     """Base class: ``normalize(text) -> text`` and the HF ``tokenizer.json`` entry."""
 
+    @abstractmethod
     def normalize(self, text: str) -> str:
-        raise NotImplementedError
+        """``text`` normalised."""
 
+    @abstractmethod
     def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The entry of a Hugging Face ``tokenizer.json`` for this step."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_json()})"

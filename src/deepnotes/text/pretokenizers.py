@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import string
 import unicodedata
+from abc import ABC, abstractmethod
 from functools import lru_cache
 from typing import Any
 
@@ -76,14 +77,16 @@ def bytes_to_unicode() -> dict[int, str]:
     return table
 
 
-class PreTokenizer:
+class PreTokenizer(ABC):
     """Base class: ``split(text) -> words`` and the HF ``tokenizer.json`` entry."""
 
+    @abstractmethod
     def split(self, text: str) -> list[str]:
-        raise NotImplementedError
+        """``text`` cut into pre-tokens (words)."""
 
+    @abstractmethod
     def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The entry of a Hugging Face ``tokenizer.json`` for this step."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_json()})"
