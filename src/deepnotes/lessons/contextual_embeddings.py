@@ -26,8 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from deepnotes.figures import draw_heatmap, save_figure, subplots
 from deepnotes.lessons.base import LessonConfig, LessonResult
 
@@ -70,41 +68,10 @@ class Config(LessonConfig):
     model: str = "minilm"  # a Hugging Face BERT folder or minilm
 
 
-def _word_vectors(model, tokenizer, sentences: list[str], word: str) -> list[torch.Tensor]:
-    """For each layer (0 = embeddings), the (N, H) vectors of ``word`` in the sentences."""
-    target = tokenizer.encode(word, add_special_tokens=False)
-    enc = tokenizer.encode_batch(sentences)
-    ids, mask = enc["input_ids"], enc["attention_mask"]
-    spans = []
-    for row in ids.tolist():
-        start = next((i for i in range(len(row)) if row[i:i + len(target)] == target), None)
-        if start is None:
-            from deepnotes.errors import ConfigError
-            raise ConfigError(f"{word!r} ({target}) is not found among the pieces of a sentence")
-        spans.append((start, start + len(target)))
-    with torch.no_grad():
-        h = model.embed(ids, enc["token_type_ids"])
-        layers = [h]
-        for layer in model.encoder.layer:
-            h = model.block(layer, h, mask.bool())
-            layers.append(h)
-    return [torch.stack([x[b, s:e].mean(0) for b, (s, e) in enumerate(spans)]) for x in layers]
-
-
-def _gap(vectors: torch.Tensor, n_a: int) -> tuple[torch.Tensor, float, float]:
-    u = torch.nn.functional.normalize(vectors, dim=1)
-    sim = u @ u.T
-    n = len(u)
-    same = torch.zeros(n, n, dtype=torch.bool)
-    same[:n_a, :n_a] = True
-    same[n_a:, n_a:] = True
-    off = ~torch.eye(n, dtype=torch.bool)
-    return sim, float(sim[same & off].mean()), float(sim[~same].mean())
-
-
 def run(cfg: Config, out_dir: Path) -> LessonResult:
     from deepnotes.errors import UnknownNameError
-    from deepnotes.models.bert import load_pretrained_bert
+    from deepnotes.metrics import sense_gap
+    from deepnotes.models.bert import load_pretrained_bert, word_vectors_by_layer
     from deepnotes.text import load_tokenizer
 
     unknown = [w for w in cfg.words if w not in SENTENCES]
@@ -118,9 +85,9 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     rows, matrices = [], {}
     for word in cfg.words:
         (name_a, sent_a), (name_b, sent_b) = SENTENCES[word]
-        layers = _word_vectors(model, tokenizer, list(sent_a) + list(sent_b), word)
+        layers = word_vectors_by_layer(model, tokenizer, list(sent_a) + list(sent_b), word)
         for k, vectors in enumerate(layers):
-            sim, within, across = _gap(vectors, len(sent_a))
+            sim, within, across = sense_gap(vectors, len(sent_a))
             rows.append({"word": word, "layer": k, "same_sense_cosine": within,
                          "other_sense_cosine": across, "sense_gap": within - across})
         matrices[word] = (sim, [f"{name_a} {i + 1}" for i in range(len(sent_a))]
@@ -135,7 +102,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         # same in every sentence, so the gap is 0 — computed, as the other gaps
         static = model.embeddings.word_embeddings.weight[
             tokenizer.encode(word, add_special_tokens=False)].mean(0).detach()
-        _, within, across = _gap(static.expand(len(sent_a) + len(sent_b), -1), len(sent_a))
+        _, within, across = sense_gap(static.expand(len(sent_a) + len(sent_b), -1), len(sent_a))
         metrics[f"{word}_static_sense_gap"] = within - across
         unk = tokenizer.encode(word, add_special_tokens=False) == \
             tokenizer.encode("[UNK]", add_special_tokens=False)

@@ -31,6 +31,7 @@ from deepnotes.metrics.embeddings import (
     evaluate_word_pairs,
     nearest_neighbors,
     pearson,
+    sense_gap,
     spearman,
 )
 from deepnotes.metrics.perplexity import causal_perplexity, perplexity, perplexity_from_nll
@@ -65,5 +66,6 @@ __all__ = [
     "evaluate_word_pairs",
     "nearest_neighbors",
     "pearson",
+    "sense_gap",
     "spearman",
 ]

@@ -55,6 +55,7 @@ from deepnotes.errors import ConfigError, DataMissingError, ShapeError
 from deepnotes.text.vectors import WordVectors, cosine_scores
 
 __all__ = [
+    "sense_gap",
     "AnalogyResult",
     "AnalogySection",
     "WordPairsResult",
@@ -442,3 +443,31 @@ def evaluate_word_pairs(vectors: WordVectors, path: str | os.PathLike, delimiter
                           f"'word1<TAB>word2<TAB>score' format or all its words are unknown")
     return WordPairsResult(spearman(gold, model), pearson(gold, model),
                            float(oov) / (len(gold) + oov) * 100, len(gold), oov)
+
+
+def sense_gap(vectors: Tensor, n_a: int) -> tuple[Tensor, float, float]:
+    r"""How well vectors of one word in two groups of contexts (senses) separate (P5).
+
+    ``vectors`` (N, d): rows ``0..n_a-1`` are sense A, the rest sense B. Returns the cosine
+    matrix (N, N), the mean cosine of distinct same-sense pairs and the mean cosine of
+    cross-sense pairs; their difference is the *sense gap* (0 for a static embedding, which
+    gives every context the same vector).
+
+    Example:
+        >>> _, same, other = sense_gap(torch.tensor([[1.0, 0], [1, 0.1], [0, 1]]), 2)
+        >>> round(same, 3), round(other, 3)
+        (0.995, 0.05)
+
+    Notes: P5.
+    """
+    u = torch.nn.functional.normalize(vectors, dim=1)
+    sim = u @ u.T
+    n = len(u)
+    if not 2 <= n_a <= n - 1:
+        raise ConfigError(f"need at least 2 vectors of sense A and 1 of sense B, got n_a={n_a} "
+                          f"of {n}")
+    same = torch.zeros(n, n, dtype=torch.bool)
+    same[:n_a, :n_a] = True
+    same[n_a:, n_a:] = True
+    off = ~torch.eye(n, dtype=torch.bool)
+    return sim, float(sim[same & off].mean()), float(sim[~same].mean())

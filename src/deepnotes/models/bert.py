@@ -45,7 +45,8 @@ from deepnotes.models import register_model
 
 __all__ = ["BertConfig", "BertForPreTraining", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
-           "load_pretrained_bert", "mask_tokens", "mean_pool", "sentence_embeddings"]
+           "load_pretrained_bert", "mask_tokens", "mean_pool", "save_pretrained",
+           "sentence_embeddings", "word_vectors_by_layer"]
 
 
 @dataclass
@@ -312,8 +313,17 @@ class BertForPreTraining(nn.Module):
         nn.init.zeros_(self.cls.predictions.bias)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
-                token_type_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                token_type_ids: Tensor | None = None,
+                predict: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``predict``: a boolean (B, T) mask; the MLM logits are then computed only at those
+        positions, ``(N, V)`` in row-major order of the mask (the masked 15 %: the output layer
+        over V is most of the head's cost, and the loss reads nothing else)."""
         h, pooled = self.bert(input_ids, attention_mask, token_type_ids)
+        if predict is not None:
+            if predict.shape != input_ids.shape:
+                raise ShapeError(f"predict must be a (B, T) mask like input_ids "
+                                 f"{tuple(input_ids.shape)}, got {tuple(predict.shape)}")
+            h = h[predict]
         p = self.cls.predictions
         z = p.transform.dense(h)
         z = TF.gelu(z, approximate=self.bert.gelu) if self.fused else \
@@ -473,6 +483,37 @@ def mean_pool(hidden: Tensor, attention_mask: Tensor, normalize: bool = True) ->
 
 
 @torch.no_grad()
+def word_vectors_by_layer(model: BertModel, tokenizer, sentences: list[str], word: str
+                          ) -> list[Tensor]:
+    """The contextual vectors of ``word`` in each sentence, layer by layer (P5): for every
+    layer (0 = the embedding sum, then each block) an (N, H) tensor whose row n is the mean of
+    the word's pieces' vectors in sentence n (its first occurrence).
+
+    Raises:
+        ConfigError: the word's pieces do not occur in a sentence.
+
+    Notes: P5.
+    """
+    target = tokenizer.encode(word, add_special_tokens=False)
+    enc = tokenizer.encode_batch(sentences)
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    spans = []
+    for n, row in enumerate(ids.tolist()):
+        start = next((i for i in range(len(row)) if row[i:i + len(target)] == target), None)
+        if start is None:
+            raise ConfigError(f"{word!r} (pieces {target}) is not among the pieces of sentence "
+                              f"{n}: {sentences[n]!r}")
+        spans.append((start, start + len(target)))
+    model.eval()
+    with torch.no_grad():
+        h = model.embed(ids, enc["token_type_ids"])
+        layers = [h]
+        for layer in model.encoder.layer:
+            h = model.block(layer, h, mask.bool())
+            layers.append(h)
+    return [torch.stack([x[b, s:e].mean(0) for b, (s, e) in enumerate(spans)]) for x in layers]
+
+
 def sentence_embeddings(model: BertModel, tokenizer, sentences: list[str],
                         batch_size: int = 64, max_length: int = 256) -> Tensor:
     """Mean-pooled, L2-normalised embeddings (N, H) of ``sentences`` (:func:`mean_pool`)."""
@@ -483,6 +524,36 @@ def sentence_embeddings(model: BertModel, tokenizer, sentences: list[str],
         h, _ = model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
         out.append(mean_pool(h, enc["attention_mask"]))
     return torch.cat(out)
+
+
+def save_pretrained(model: nn.Module, folder: str | os.PathLike, tokenizer=None,
+                    **config_extra) -> Path:
+    """Write ``model`` (a :class:`BertModel`, :class:`BertForPreTraining` or a fine-tuning
+    head) as a Hugging Face folder: ``config.json`` (``architectures`` named after the class,
+    plus ``config_extra`` such as ``id2label``) and ``model.safetensors`` (the MLM decoder
+    tied to the embeddings and its bias are left out, as HF saves them); with a WordPiece ``tokenizer`` also
+    ``tokenizer.json`` and ``vocab.txt``. :func:`load_pretrained_bert` and ``transformers``'
+    ``from_pretrained`` read it.
+    """
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = model.config.to_hf()
+    config.update(architectures=[type(model).__name__], **config_extra)
+    (folder / "config.json").write_text(json.dumps(config, indent=1, ensure_ascii=False),
+                                        encoding="utf-8")
+    state = model.state_dict()
+    if isinstance(model, BertForPreTraining):
+        state.pop("cls.predictions.decoder.weight")  # tied: the word embeddings
+        state.pop("cls.predictions.decoder.bias", None)  # tied: cls.predictions.bias
+    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()},
+              str(folder / "model.safetensors"))
+    if tokenizer is not None:
+        tokenizer.save(folder / "tokenizer.json")
+        vocab = sorted(tokenizer.model.vocab.items(), key=lambda kv: kv[1])
+        (folder / "vocab.txt").write_text("".join(t + "\n" for t, _ in vocab), encoding="utf-8")
+    return folder
 
 
 def load_pretrained_bert(path: str | os.PathLike = "minilm", fused: bool = True,

@@ -165,6 +165,14 @@ def default_loss_step(model: nn.Module, loss_fn: Callable[..., Tensor], batch: B
     return loss_fn(outputs, targets), outputs, targets
 
 
+def _detached(outputs: Any) -> Any:
+    """``outputs`` without autograd history: a tensor, or a tuple/list of them (a model with
+    several heads)."""
+    if isinstance(outputs, (tuple, list)):
+        return type(outputs)(_detached(o) for o in outputs)
+    return outputs.detach() if isinstance(outputs, Tensor) else outputs
+
+
 def _batch_size(batch: Batch) -> int:
     return int(batch[-1].shape[0]) if batch[-1].dim() > 0 else 1
 
@@ -615,7 +623,7 @@ class Trainer:
             if outputs is not None:
                 with torch.no_grad():
                     for name, fn in self.metrics.items():
-                        sums.add(name, fn(outputs.detach(), targets), n)
+                        sums.add(name, fn(_detached(outputs), targets), n)
             for cb in self.callbacks:
                 cb.on_step_end(self, self.step, loss.detach())
             if not on_cpu and self.step % 50 == 0 and not math.isfinite(float(sums.sums["loss"])):
