@@ -28,7 +28,11 @@ Pre-trained and scratch models share the architecture, the candidate settings an
 order; only the initial weights differ.
 
 Quick mode (the tests): 3,000 reviews, 2,000 sentences, a 2-layer width-64 BERT pre-trained for
-300 steps on their training text only; about 40 s.
+300 steps on their training text only; about 40 s. It checks the machinery, not the claim: at
+seeds 0 / 1 / 2 the validation loss falls by 0.21 / 0.19 / 0.21, masked characters are right
+1.66 / 1.22 / 1.42 times as often as the most-frequent-character guess, and the pre-trained
+models fine-tune no better than the scratch ones (reviews 0.730 / 0.718 / 0.752 vs 0.748 /
+0.762 / 0.772): so little pre-training does not help. The full run does (docs/results.md).
 
 Notes: P1 (self-supervised), P2 (BERT), P3 (MLM, SOP), P4 (fine-tuning: sequence and token
 classification), P5 (contextual embeddings), G3 (choose on validation).

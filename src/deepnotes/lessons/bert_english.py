@@ -25,8 +25,11 @@ split by novel so that the test characters are never seen in training — *Sense
 Settings are fixed, not tuned (lr 5e-5 for MiniLM and 1e-4 from scratch, BERT's usual range;
 ``epochs`` epochs, warm-up 10 %): validation scores are reported, not used to choose.
 
-Quick mode (the tests): MiniLM's first 2 blocks only, 600 pairs and 400 questions (contexts
-of at most 40 words) to train, 2 epochs, no scratch model.
+Quick mode (the tests): MiniLM's first 2 blocks only, 300 pairs and 400 questions (contexts
+of at most 40 words) to train, 3 epochs at 3e-4, no scratch model; about 70 s. It checks the
+machinery: exact match 46.6 / 46.6 / 44.3 at seeds 0 / 1 / 2 against 40.7 for a random name of
+the context, 0.875 / 0.852 of the answers names of the context at seeds 1 / 2; the pair
+classifier is still at chance (0.5) after so few pairs.
 
 Notes: P4 (pair classification, extractive QA), P2, P1.
 """

@@ -18,8 +18,11 @@ Tang poems; windows of ``window`` characters). Then four review classifiers with
 validation split; test accuracy read once. Reviews and splits are those of ``many-to-one``
 (BiLSTM from scratch 0.829) and ``bert-chinese``.
 
-Quick mode (the tests): 4,000 reviews, a width-48 biLM trained for 200 steps on their
-training text only; about 30 s.
+Quick mode (the tests): 4,000 reviews, a width-64 biLM trained for 300 steps on their
+training text only; about 50 s. It checks the machinery: at seeds 0 / 1 / 2 the biLM's
+validation perplexity is 232 / 221 / 246 (unigram 463 / 447 / 470), every classifier beats the
+majority, and the frozen mix leans on the embedding layer (weight 0.62 / 0.61 / 0.55) — so
+short a pre-training gives the upper layers little to offer; the full run is the claim.
 
 Notes: P10 (frozen features vs fine-tuning), P1 (self-supervised), R4 (bidirectional), R8
 (language model), G3 (choose on validation).
