@@ -43,7 +43,7 @@ def test_bert_english_reads_cloze_questions(tmp_path):
     assert m["qa_minilm_test_exact_match"] > 0.75 * m["qa_random_name_test_exact_match"]
     assert m["qa_minilm_test_f1"] >= m["qa_minilm_test_exact_match"]
     assert m["qa_test_answer_in_context"] == 1.0
-    assert 0.0 <= m["pairs_minilm_test_accuracy"] <= 1.0 and m["pairs_train"] == 300
+    assert m["pairs_train"] == 300
     samples = r.tables["qa_minilm_samples"]
     assert sum(s["answer"].lower() == s["gold"].lower() for s in samples) >= 5
 

