@@ -116,9 +116,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     what = args.what or "all"
     tables: list[tuple[str, list[tuple[str, ...]]]] = []  # rows: columns, the summary last
     if what in ("models", "all"):
-        from deepnotes.models import MODELS
+        from deepnotes.models import MODELS, TASKS, model_task
 
-        tables.append(("models", [(e.name, e.summary) for e in MODELS.entries()]))
+        # grouped by the kind of task (B1): regression, classification, structured output, ...
+        entries = MODELS.entries()
+        for task in [*TASKS, "other"]:
+            rows = [(e.name, e.summary) for e in entries if model_task(e.name) == task]
+            if rows:
+                tables.append((f"models — {task}" + (f": {TASKS[task]}" if task in TASKS else ""),
+                               rows))
     if what in ("datasets", "all"):
         from deepnotes import data
 

@@ -23,8 +23,23 @@ def _one_clean_line(p):
 def test_list_shows_models_datasets_lessons():
     p = deepnotes("list")
     assert p.returncode == 0, p.stderr
-    for word in ("models:", "mlp", "datasets:", "fashion-mnist", "lessons:", "k-fold"):
+    for word in ("models — regression", "mlp", "datasets:", "fashion-mnist", "lessons:",
+                 "k-fold"):
         assert word in p.stdout
+
+
+def test_b1_list_models_groups_them_by_task():
+    from deepnotes.models import MODELS, TASK_OF, TASKS
+
+    # every built-in model has a kind of task, and the listing shows each under it
+    assert {e.name for e in MODELS.entries()} <= set(TASK_OF)
+    assert set(TASK_OF.values()) == set(TASKS)
+    p = deepnotes("list", "models")
+    assert p.returncode == 0, p.stderr
+    heads = [ln for ln in p.stdout.splitlines() if ln.startswith("models — ")]
+    assert [h.split(" — ")[1].split(":")[0] for h in heads] == list(TASKS)
+    section = p.stdout.split("models — structured output")[1].split("models — ")[0]
+    assert "transformer-mt" in section and "lenet " not in section
 
 
 def test_run_quick_writes_a_run_folder(tmp_path):
@@ -141,3 +156,17 @@ def test_data_get_every_kind_of_source():
             in p.stdout)
     line = _one_clean_line(deepnotes("data", "get", "smaple"))
     assert "Did you mean 'sample'?" in line
+
+
+def test_b1_readme_task_table_names_real_lessons():
+    import re
+    from pathlib import Path
+
+    from deepnotes.lessons import LESSONS
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Kinds of task")[1].split("\n## ")[0]
+    named = re.findall(r"`([a-z0-9-]+)`", table.split("|---|---|---|")[1])
+    assert len(named) >= 15
+    known = {e.name for e in LESSONS.entries()}
+    assert [n for n in named if n not in known] == []

@@ -63,6 +63,33 @@ def test_cnn_beats_mlp_with_no_more_parameters(tmp_path):
     assert m["dense_over_conv"] > 1e4  # 3.7 M vs 156 for LeNet's first layer
     assert m["cnn_parameters"] <= m["mlp_parameters"] <= 1.02 * m["cnn_parameters"]
     assert m["cnn_test_accuracy"] > m["mlp_test_accuracy"] + 0.03
+    # C4: moved 1 or 2 pixels, the CNN keeps more of its accuracy than the MLP (its feature
+    # maps move with the image); neither is invariant to 4 pixels (the dense head is not)
+    assert m["cnn_shift0_accuracy"] == m["cnn_test_accuracy"]
+    for s in (1, 2):
+        assert m[f"cnn_shift{s}_accuracy"] / m["cnn_shift0_accuracy"] > \
+            m[f"mlp_shift{s}_accuracy"] / m["mlp_shift0_accuracy"]
+    assert m["cnn_shift4_accuracy"] < 0.5 * m["cnn_shift0_accuracy"]
+
+
+def test_c4_convolution_commutes_with_shifts():
+    """A convolution is equivariant: conv(shift(x)) = shift(conv(x)) away from the border (C4)."""
+    from deepnotes.data.augment import shift_images
+    from deepnotes.nn import Conv2d
+
+    torch.manual_seed(0)
+    conv = Conv2d(1, 4, 3, padding=1).double()
+    x = torch.zeros(2, 1, 20, 20, dtype=torch.float64)
+    x[..., 5:13, 5:13] = torch.rand(2, 1, 8, 8, dtype=torch.float64)  # a margin of zeros
+    bias = conv.bias.view(1, -1, 1, 1)
+    for dy, dx in ((1, 0), (0, 3), (-2, 2), (4, -1)):
+        moved = conv(shift_images(x, dy, dx)) - bias
+        assert torch.allclose(moved, shift_images(conv(x) - bias, dy, dx), atol=1e-12)
+    # a dense layer is not: its weights are tied to pixel positions
+    dense = torch.nn.Linear(400, 400).double()
+    flat = x.reshape(2, 400)
+    shifted_in = dense(shift_images(x, 1, 0).reshape(2, 400)).reshape(2, 1, 20, 20)
+    assert not torch.allclose(shifted_in, shift_images(dense(flat).reshape(2, 1, 20, 20), 1, 0))
 
 
 def test_probe_along_gradient_restores_the_model_and_matches_a_quadratic():

@@ -186,3 +186,54 @@ def test_e6_encode_batch_pads_as_hf(ours):
         ours.encode_batch(texts, padding=False)
     with pytest.raises(ConfigError, match="list of texts"):
         ours.encode_batch("one text")
+
+
+# ---- training a vocabulary ------------------------------------------------------------------
+def _hf_wordpiece(lines, vocab_size):
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+    hf = HFTokenizer(models.WordPiece(unk_token="[UNK]"))
+    hf.normalizer = normalizers.BertNormalizer(lowercase=True)
+    hf.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    hf.train_from_iterator(lines, trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=2, limit_alphabet=1000,
+        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    return hf
+
+
+def test_trained_vocabulary_is_close_to_hugging_face_wordpiece_trainer():
+    from deepnotes.text import sample_text
+
+    lines = [line for line in sample_text().split("\n") if line.strip()]
+    ours = WordPieceTokenizer.train(lines, vocab_size=500)
+    hf = _hf_wordpiece(lines, 500)
+    assert ours.vocab_size == hf.get_vocab_size() == 500
+    shared = set(ours.model.vocab) & set(hf.get_vocab())
+    # the same algorithm; only ties between equally frequent pairs are broken differently
+    assert len(shared) >= 0.95 * 500
+    same = sum(ours.tokenize(line) == hf.encode(line, add_special_tokens=False).tokens
+               for line in lines)
+    assert same >= 0.7 * len(lines)
+
+
+def test_trained_vocabulary_layout_and_coverage():
+    texts = ["El principio crió Dios los cielos", "In the beginning God created the heavens",
+             "Jesús dijo", "Jesus said"] * 3
+    tok = WordPieceTokenizer.train(texts, vocab_size=120)
+    vocab = tok.model.vocab
+    assert [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 1, 2, 3, 4]
+    assert len(vocab) <= 120
+    # accents stripped with lower case (BERT uncased): Jesús and Jesus share their pieces
+    assert tok.tokenize("Jesús") == tok.tokenize("jesus")
+    # every training word is covered: no [UNK] on the training text
+    assert all("[UNK]" not in tok.tokenize(t) for t in texts)
+    cased = WordPieceTokenizer.train(texts, vocab_size=120, lowercase=False)
+    assert cased.tokenize("Jesús") != cased.tokenize("jesus")
+
+
+def test_training_merges_the_most_frequent_pair_first():
+    # "##a" + "##b" occurs 5 times, "x" + "##a" 5 + 1 times: x + ##a -> "xa" is the first merge;
+    # 5 special tokens + the alphabet a b x ##a ##b = 10 entries, room for one merge
+    tok = WordPieceTokenizer.train(["xab"] * 5 + ["xa"], vocab_size=11, min_frequency=1)
+    assert "xa" in tok.model.vocab and "##ab" not in tok.model.vocab

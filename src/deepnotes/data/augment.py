@@ -42,7 +42,7 @@ from deepnotes.functional.dropout import gaussian_noise
 __all__ = [
     "AugmentedBatches", "ColorJitter", "Compose", "GaussianBlur", "RandomAffine", "RandomCrop",
     "RandomErasing", "RandomGaussianNoise", "RandomHorizontalFlip", "RandomRotation",
-    "RandomScale", "Transform", "augmentation_generator", "gaussian_kernel1d",
+    "RandomScale", "Transform", "augmentation_generator", "gaussian_kernel1d", "shift_images",
 ]
 
 
@@ -104,6 +104,26 @@ def augmentation_generator(seed: int, epoch: int, batch: int) -> torch.Generator
 
 
 # ---------------------------------------------------------------------------- base classes
+def shift_images(x: Tensor, dy: int, dx: int) -> Tensor:
+    """Images ``(..., H, W)`` moved ``dy`` pixels down and ``dx`` right (negative: up, left),
+    the uncovered border filled with 0 and what leaves the frame dropped (C4).
+
+    Example:
+        >>> shift_images(torch.arange(1., 10).reshape(3, 3), 1, -1)
+        tensor([[0., 0., 0.],
+                [2., 3., 0.],
+                [5., 6., 0.]])
+    """
+    h, w = x.shape[-2:]
+    out = torch.zeros_like(x)
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    src_y, dst_y = slice(max(0, -dy), h - max(0, dy)), slice(max(0, dy), h - max(0, -dy))
+    src_x, dst_x = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
+    out[..., dst_y, dst_x] = x[..., src_y, src_x]
+    return out
+
+
 class Transform(abc.ABC):
     """A random image transform: ``t(x, generator=None)``, ``x`` of shape (N, C, H, W) or (C, H, W).
 

@@ -16,6 +16,7 @@ from deepnotes.functional.activations import (
 from deepnotes.functional.attention import (
     additive_attention,
     additive_scores,
+    banded_attention,
     causal_mask,
     fused_scaled_dot_product_attention,
     graph_mask,
@@ -103,6 +104,7 @@ __all__ = [
     "lengths_mask",
     "causal_mask",
     "window_mask",
+    "banded_attention",
     "graph_mask",
     "masked_softmax",
     "additive_scores",

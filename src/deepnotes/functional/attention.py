@@ -27,7 +27,8 @@ from deepnotes.functional.dropout import dropout
 from deepnotes.functional.softmax import softmax
 
 __all__ = [
-    "lengths_mask", "causal_mask", "window_mask", "graph_mask", "masked_softmax",
+    "lengths_mask", "causal_mask", "window_mask", "banded_attention", "graph_mask",
+    "masked_softmax",
     "additive_scores", "additive_attention", "scaled_dot_product_attention",
     "fused_scaled_dot_product_attention",
 ]
@@ -106,6 +107,86 @@ def window_mask(num_queries: int, window: int, num_keys: int | None = None,
     j = torch.arange(num_keys, device=device)[None, :]
     # keep_ij = |i - j| <= w
     return (i - j).abs() <= int(window)  # (Tq, Tk)
+
+
+def banded_attention(query: Tensor, key: Tensor, value: Tensor, window: int,
+                     causal: bool = False, block: int | None = None,
+                     scale: float | None = None) -> Tensor:
+    r"""Truncated self-attention computed in blocks, so that time and memory grow as
+    :math:`n \cdot w`, not :math:`n^2` (A7).
+
+    Query :math:`i` attends to the keys :math:`j` with :math:`|i - j| \le w` (``causal``:
+    :math:`i - w \le j \le i`):
+
+    .. math:: o_i = \sum_{j \in N(i)} \frac{\exp(q_i \cdot k_j / \sqrt d)}
+              {\sum_{j' \in N(i)} \exp(q_i \cdot k_{j'} / \sqrt d)}\, v_j
+
+    — the same numbers as full attention with :func:`window_mask`, which computes all
+    :math:`n^2` scores and throws most away. Here the queries are cut into blocks of ``block``
+    positions (default :math:`\max(w, 16)`); block :math:`b` needs only the keys from
+    :math:`bB - w` to :math:`(b+1)B - 1 + w`, a slice of :math:`B + 2w` keys (taken for all
+    blocks at once with ``unfold`` from keys padded by :math:`w` on each side). The scores are
+    :math:`n/B \times B \times (B + 2w)`, i.e. :math:`n(B + 2w)` instead of :math:`n^2`.
+
+    Args:
+        query, key, value: ``(..., n, d)``, ``(..., n, d)``, ``(..., n, dv)`` (self-attention:
+            one sequence length).
+        window: :math:`w \ge 0`.
+        causal: only keys at or before the query.
+        block: queries per block.
+        scale: default :math:`1/\sqrt d`.
+
+    Returns:
+        ``(..., n, dv)``.
+
+    Example:
+        >>> q = torch.randn(2, 50, 8)
+        >>> full, _ = scaled_dot_product_attention(q, q, q, attn_mask=window_mask(50, 3))
+        >>> torch.allclose(banded_attention(q, q, q, window=3), full, atol=1e-6)
+        True
+
+    Notes: A7.
+    """
+    if int(window) < 0:
+        raise ConfigError(f"window must be >= 0, got {window}")
+    if query.shape[-2] != key.shape[-2] or key.shape[-2] != value.shape[-2]:
+        raise ShapeError(f"banded attention is self-attention: query, key and value need one "
+                         f"length, got {query.shape[-2]}, {key.shape[-2]}, {value.shape[-2]}")
+    n = query.shape[-2]
+    if n == 0:
+        return value.new_zeros(*query.shape[:-1], value.shape[-1])
+    w = min(int(window), n - 1)  # a wider window sees the same keys: all of them
+    b = int(block) if block is not None else max(w, 16)
+    if b < 1:
+        raise ConfigError(f"block must be >= 1, got {block}")
+    scale = query.shape[-1] ** -0.5 if scale is None else scale
+    nb = -(-n // b)  # blocks
+    pad_q = nb * b - n
+    lead = query.shape[:-2]
+    q = torch.nn.functional.pad(query, (0, 0, 0, pad_q))  # (..., nb*B, d)
+    q = q.reshape(*lead, nb, b, query.shape[-1])  # (..., nb, B, d)
+    span = b + 2 * w
+    # keys padded by w in front and w + pad_q behind: block k reads rows [kB, kB + B + 2w)
+    kp = torch.nn.functional.pad(key, (0, 0, w, w + pad_q))
+    vp = torch.nn.functional.pad(value, (0, 0, w, w + pad_q))
+    ks = kp.unfold(-2, span, b).transpose(-1, -2)  # (..., nb, B + 2w, d)
+    vs = vp.unfold(-2, span, b).transpose(-1, -2)  # (..., nb, B + 2w, dv)
+    scores = (q @ ks.transpose(-1, -2)) * scale  # (..., nb, B, B + 2w)
+    # position of query (k, r): i = kB + r; of key slot s: j = kB - w + s
+    r = torch.arange(b, device=query.device)[:, None]
+    slot = torch.arange(span, device=query.device)[None, :]
+    rel = slot - w - r  # j - i
+    keep = (rel >= -w) & ((rel <= 0) if causal else (rel <= w))  # (B, B + 2w)
+    start = torch.arange(nb, device=query.device)[:, None, None] * b
+    j = start + slot[None] - w  # (nb, 1, B + 2w)
+    keep = keep[None] & (j >= 0) & (j < n)  # (nb, B, B + 2w): no padded keys
+    # padding queries (i >= n, cut off below) see every slot, so that no row is all -inf
+    # (a NaN there would reach the gradients of the real keys through 0 · NaN)
+    keep = keep | (start + r[None] >= n)
+    scores = scores.masked_fill(~keep, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    out = weights @ vs  # (..., nb, B, dv)
+    return out.reshape(*lead, nb * b, value.shape[-1])[..., :n, :]
 
 
 def graph_mask(edges: Tensor | Sequence[tuple[int, int]] | None = None,

@@ -65,7 +65,8 @@ from deepnotes.tasks.bert import (
     choose_finetune,
     classification_batches,
     encode_tagged,
-    pair_batches,
+    hold_out,
+    mlm_floor,
     predict,
     pretrain,
     save_classifier,
@@ -150,9 +151,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
                              ["".join(corpus[i][0]) for i in sorted(s_fit + s_val)],
                              extra_text=cfg.extra_text)
     n_chars = sum(len(s) for d in docs for s in d)
-    perm = torch.randperm(len(docs), generator=torch.Generator().manual_seed(cfg.seed)).tolist()
-    n_val = max(2, int(cfg.val_documents * len(docs)))
-    val_docs, train_docs = [docs[i] for i in perm[:n_val]], [docs[i] for i in perm[n_val:]]
+    train_docs, val_docs = hold_out(docs, cfg.val_documents, cfg.seed)
     vocab = char_vocab((s for d in train_docs for s in d), min_freq=cfg.min_freq)
     tokenizer = WordPieceTokenizer.from_vocab(vocab, lowercase=True)
     train_pairs = build_sentence_pairs(train_docs, tokenizer, cfg.objective, cfg.max_length,
@@ -174,14 +173,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     tokens_seen = cfg.pretrain_steps * cfg.batch_size * train_tokens / len(train_pairs)
     last = pre_rows[-1]
     # the MLM baseline: always guess the most frequent character of the training text
-    counts = Counter(t for p in train_pairs for t in p.ids)
-    for i in range(5):
-        counts.pop(i, None)
-    top_id = counts.most_common(1)[0][0]
-    mlm_targets = torch.cat([b[3][b[3] != -100] for b in pair_batches(val_pairs, tokenizer, 64,
-                                                                       shuffle=False,
-                                                                       seed=cfg.seed + 1)])
-    unigram_acc = float((mlm_targets == top_id).float().mean())
+    unigram_acc = mlm_floor(train_pairs, val_pairs, tokenizer, cfg.seed, cfg.batch_size)
     save_pretrained(model, out_dir / "pretrained", tokenizer)
 
     # ---- the notes' 果 (P5), with our Chinese BERT

@@ -59,10 +59,11 @@ from deepnotes.tasks.bert import (
     qa_predict,
 )
 from deepnotes.tasks.reading import (
+    TEST_BOOK,
+    TRAIN_BOOKS,
+    VAL_BOOK,
+    austen_tasks,
     book_sentences,
-    cloze_questions,
-    consecutive_pairs,
-    find_names,
     heuristic_answers,
 )
 from deepnotes.text import load_tokenizer
@@ -71,10 +72,6 @@ NAME = "bert-english"
 SUMMARY = ("MiniLM fine-tuned on Austen sentence pairs and cloze QA (EM/F1) vs the same "
            "network from scratch and rules that do not read (P4)")
 CONCEPTS = ("P4", "P2", "P1")
-
-TRAIN_BOOKS = ("Sense & Sensibility", "Pride & Prejudice", "Mansfield Park", "Emma")
-VAL_BOOK, TEST_BOOK = "Northanger Abbey", "Persuasion"
-
 
 @dataclass
 class Config(LessonConfig):
@@ -113,28 +110,9 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     n_test = cfg.test_examples or 1000
 
     # ---- data: pairs and questions per split
-    pairs = {"train": [], "val": [], "test": []}
-    per_book = -(-cfg.pairs // len(TRAIN_BOOKS))
-    for k, b in enumerate(TRAIN_BOOKS):
-        pairs["train"] += consecutive_pairs(books[b], per_book, seed=cfg.seed + k)
-    pairs["val"] = consecutive_pairs(books[VAL_BOOK], cfg.val_examples, seed=cfg.seed + 10)
-    pairs["test"] = consecutive_pairs(books[TEST_BOOK], n_test, seed=cfg.seed + 11)
-    questions = {"train": [], "val": [], "test": []}
-    for k, b in enumerate(TRAIN_BOOKS):
-        flat = [s for p in books[b] for s in p]
-        questions["train"] += cloze_questions(books[b], find_names(flat), cfg.context_words,
-                                              min_candidates=2, seed=cfg.seed + k)
-    for split, b in (("val", VAL_BOOK), ("test", TEST_BOOK)):
-        flat = [s for p in books[b] for s in p]
-        questions[split] = cloze_questions(books[b], find_names(flat), cfg.context_words,
-                                           min_candidates=2, seed=cfg.seed)
-    g = torch.Generator().manual_seed(cfg.seed)
-    if cfg.questions:
-        keep = torch.randperm(len(questions["train"]), generator=g)[:cfg.questions].tolist()
-        questions["train"] = [questions["train"][i] for i in sorted(keep)]
-    questions["val"] = questions["val"][:cfg.val_examples]
-    if cfg.test_examples:
-        questions["test"] = questions["test"][:cfg.test_examples]
+    tasks = austen_tasks(books, cfg.pairs, cfg.val_examples, n_test, cfg.questions,
+                         cfg.test_examples, cfg.context_words, seed=cfg.seed)
+    pairs, questions = tasks.pairs, tasks.questions
 
     pair_data = {s: classification_batches(tok, [a for a, _, _ in pairs[s]],
                                            [y for _, _, y in pairs[s]], cfg.batch_size, 128,

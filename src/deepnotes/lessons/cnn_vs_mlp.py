@@ -10,6 +10,11 @@ parameters) reaches a higher test accuracy than a one-hidden-layer MLP with at l
 parameters (measured, 10 epochs: CNN 0.912 with 62,158 parameters, MLP 784-79-10 0.877 with
 62,815).
 
+Translation (C4): a convolution slides the same kernels over every position, so its feature
+maps move with the image (equivariance; pooling then makes small moves matter less), while a
+dense layer ties each weight to one pixel. The lesson moves the test images 1–``max_shift``
+pixels right and down (zero fill, no retraining) and measures both networks again.
+
 Data: Fashion-MNIST, 60,000 training and 10,000 test images (quick: 6,000 / 2,000).
 """
 
@@ -49,6 +54,30 @@ class Config(LessonConfig):
     lr: float = 2e-3  # peak learning rate, cosine-decayed to 0 over the run
     device: str = "auto"  # cpu | cuda | auto
     progress: bool | None = None  # progress bar (None: only on a terminal)
+    max_shift: int = 4  # test images moved 1..max_shift pixels right and down (C4)
+
+
+@torch.no_grad()
+def _shift_accuracies(models: dict[str, nn.Module], test, max_shift: int
+                      ) -> dict[int, dict[str, float]]:
+    """Test accuracy of each model on the test images moved s = 0..max_shift pixels right and
+    down (zero fill): a convolution's feature maps move with the image (C4), a dense layer's
+    weights are tied to pixel positions."""
+    from deepnotes.data.augment import shift_images
+
+    out: dict[int, dict[str, float]] = {}
+    for s in range(max_shift + 1):
+        out[s] = {}
+        x = shift_images(test.x, s, s)
+        for name, model in models.items():
+            model.eval()
+            device = next(model.parameters()).device
+            correct = 0
+            for i in range(0, len(x), 1000):
+                logits = model(x[i:i + 1000].to(device))
+                correct += int((logits.argmax(-1).cpu() == test.y[i:i + 1000]).sum())
+            out[s][name] = correct / len(x)
+    return out
 
 
 def dense_parameters(height: int, width: int, channels: int, outputs: int) -> int:
@@ -124,6 +153,11 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         for key in ("test_accuracy", "test_loss", "train_accuracy", "parameters", "train_seconds"):
             metrics[f"{name}_{key}"] = m[key]
     metrics["mlp_hidden"] = float(hidden)
+    # C4: the test images moved s pixels right and down (zero fill); the same two networks
+    shifts = _shift_accuracies({n: f.model for n, f in fits.items()}, test, cfg.max_shift)
+    for s, accs in shifts.items():
+        for name, acc in accs.items():
+            metrics[f"{name}_shift{s}_accuracy"] = acc
     first = table[0]
     metrics["dense_layer_parameters"] = float(first["dense_measured"])
     metrics["conv_layer_parameters"] = float(first["conv_measured"])
@@ -132,7 +166,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
                                           and r["conv_formula"] == r["conv_measured"]
                                           for r in table))
 
-    fig, axes = subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 3, figsize=(15, 4))
     labels = {"cnn": f"CNN {cfg.cnn} ({metrics['cnn_parameters']:,.0f} params)",
               "mlp": f"MLP 784-{hidden}-10 ({metrics['mlp_parameters']:,.0f} params)"}
     for name, fit in fits.items():
@@ -141,9 +175,15 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         axes[1].plot(xs, fit.history.column("val_accuracy"), marker="o", label=labels[name])
     axes[0].set_ylabel("training loss")
     axes[1].set_ylabel("test accuracy")
-    for ax in axes:
+    for ax in axes[:2]:
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8)
+    for name in fits:
+        axes[2].plot(list(shifts), [shifts[s][name] for s in shifts], marker="o",
+                     label=labels[name])
+    axes[2].set(xlabel="test images moved s pixels right and down", ylabel="test accuracy",
+                title="Translation (C4)")
+    axes[2].legend(fontsize=8)
     fig.suptitle("Same parameter budget, same training: convolution vs dense")
     path = save_figure(fig, out_dir / "cnn_vs_mlp.png")
 
@@ -151,6 +191,9 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         NAME, metrics, [path], fits["cnn"].history.rows,
         claim=(f"a dense layer needs (HWC)·n+n parameters, a conv layer O·C·k²+O; the CNN "
                f"({metrics['cnn_parameters']:,.0f} params) beats an MLP with "
-               f"{metrics['mlp_parameters']:,.0f} params"),
+               f"{metrics['mlp_parameters']:,.0f} params; test images moved "
+               f"{cfg.max_shift} pixels: CNN "
+               f"{metrics[f'cnn_shift{cfg.max_shift}_accuracy']:.3f}, MLP "
+               f"{metrics[f'mlp_shift{cfg.max_shift}_accuracy']:.3f}"),
         tables={"parameters": table},
         checkpoint=save_model(fits["cnn"].model, out_dir))

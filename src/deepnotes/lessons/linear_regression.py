@@ -26,7 +26,7 @@ from deepnotes.train.checkpoint import save_model
 NAME = "linear-regression"
 SUMMARY = ("GD recovers the closed-form solution; too large a learning rate diverges, too small "
            "crawls (B2, B4)")
-CONCEPTS = ("B2", "B3", "B4")
+CONCEPTS = ("B2", "B3", "B4", "B1")  # B1: a regression task
 
 
 @dataclass

@@ -36,7 +36,7 @@ from deepnotes.tasks.translation import (
 
 NAME = "seq2seq-rnn"
 SUMMARY = "GRU encoder-decoder (fixed context) translates en->es Bible verses: test BLEU (S2, S3)"
-CONCEPTS = ("S1", "S2", "S3", "S4")
+CONCEPTS = ("S1", "S2", "S3", "S4", "B1")  # B1: structured output
 
 
 @dataclass

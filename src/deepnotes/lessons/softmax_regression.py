@@ -17,7 +17,7 @@ from deepnotes.tasks.classification import fit_classifier, fit_metrics
 
 NAME = "softmax-regression"
 SUMMARY = "softmax regression on Fashion-MNIST, ≈0.83 test accuracy in 10 epochs (B7, B8)"
-CONCEPTS = ("B3", "B7", "B8")
+CONCEPTS = ("B3", "B7", "B8", "B1")  # B1: a classification task
 
 
 @dataclass

@@ -30,6 +30,44 @@ INPUTS = {
 }
 
 
+#: the kinds of task of the notes (B1), and which registered model does which
+TASKS = {
+    "regression": "a number per input (y = f(x) ∈ R)",
+    "classification": "one class of a fixed set per input",
+    "structured output": "an output with parts: a sequence, tags per token, a span, a translation",
+    "representation": "vectors to reuse, learnt without labels (embeddings, pre-training)",
+}
+TASK_OF = {
+    "linear-regression": "regression", "nw-kernel-regression": "regression",
+    "softmax-regression": "classification", "bag-of-tokens": "classification",
+    "mlp": "classification", "lenet": "classification", "lenet-modern": "classification",
+    "resnet": "classification", "small-cnn": "classification", "small-vit": "classification",
+    "lstm-classifier": "classification", "bert-classifier": "classification",
+    "elmo-classifier": "classification", "node-classifier": "classification",
+    "rnn-lm": "structured output", "seq2seq-rnn": "structured output",
+    "bahdanau": "structured output", "transformer-mt": "structured output",
+    "transformer-nat": "structured output", "bilstm-tagger": "structured output",
+    "ctc-reader": "structured output", "bert-tagger": "structured output",
+    "bert-qa": "structured output",
+    "word2vec": "representation", "glove": "representation", "fasttext": "representation",
+    "bert": "representation", "bert-pretraining": "representation", "bilm": "representation",
+}
+
+
+def model_task(name: str) -> str:
+    """The kind of task model ``name`` does: a key of :data:`TASKS` (B1), or ``"other"`` for
+    a model registered outside deepnotes.
+
+    Example:
+        >>> model_task("lenet"), model_task("transformer-mt")
+        ('classification', 'structured output')
+
+    Notes: B1.
+    """
+    MODELS.get(name)  # an unknown name: the registry's "did you mean" error
+    return TASK_OF.get(name, "other")
+
+
 def register_model(name: str, config_cls: type, summary: str = "", inputs: str = "features"):
     """Class decorator: register ``cls(config)`` under ``name`` with its config dataclass and
     what it reads (a key of :data:`INPUTS`)."""
@@ -103,5 +141,5 @@ for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if not _info.name.startswith("_"):
         _importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["INPUTS", "MODELS", "create", "config_class", "from_info", "model_info", "model_inputs",
-           "register_model"]
+__all__ = ["INPUTS", "MODELS", "TASKS", "TASK_OF", "create", "config_class", "from_info",
+           "model_info", "model_inputs", "model_task", "register_model"]

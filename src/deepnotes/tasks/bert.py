@@ -38,12 +38,13 @@ from deepnotes.optim import warmup_cosine
 
 from deepnotes.errors import ConfigError
 
-__all__ = ["FitResult", "PairBatches", "Rounds", "SentencePair", "adamw", "build_sentence_pairs", "char_vocab", "chinese_documents",
-           "mlm_accuracy", "pair_accuracy", "pair_batches", "pair_loss", "pretrain",
-           "pretraining_batch", "pretraining_loss_step", "split_sentences", "classification_batches",
-           "choose_finetune", "classify", "encode_tagged", "finetune", "load_classifier", "predict",
-           "save_classifier", "tagging_batches", "token_accuracy", "token_loss", "encode_qa",
-           "qa_batches", "qa_loss_step", "qa_predict", "span_accuracy"]
+__all__ = ["FitResult", "PairBatches", "Rounds", "SentencePair", "adamw", "build_sentence_pairs",
+           "char_vocab", "chinese_documents", "choose_finetune", "classification_batches",
+           "classify", "encode_qa", "encode_tagged", "english_documents", "finetune", "hold_out",
+           "load_classifier", "mlm_accuracy", "mlm_floor", "pair_accuracy", "pair_batches",
+           "pair_loss", "predict", "pretrain", "pretraining_batch", "pretraining_loss_step",
+           "qa_batches", "qa_loss_step", "qa_predict", "save_classifier", "span_accuracy",
+           "split_sentences", "tagging_batches", "token_accuracy", "token_loss"]
 
 
 @dataclass
@@ -166,8 +167,8 @@ def split_sentences(text: str, min_chars: int = 2, punctuation: str = "。！？
     Example:
         >>> split_sentences("东西不错。就是贵了点！下次还来")
         ['东西不错。', '就是贵了点！', '下次还来']
-        >>> split_sentences("好，很好。", min_chars=3, punctuation="。，")
-        ['好，很好。']
+        >>> split_sentences("很好，好。", min_chars=3, punctuation="。，")  # "好。" is too short
+        ['很好，好。']
     """
     marks = re.escape(punctuation)
     out: list[str] = []
@@ -197,6 +198,51 @@ def chinese_documents(reviews: Sequence[str], sentences: Sequence[str],
         for name in ("fortunes-zh", "tang-poems"):
             docs += [split_sentences(d) for d in load_documents(name)]
     return [d for d in docs if len(d) >= 2]
+
+
+def english_documents(books: Iterable[Sequence[str]], run: int = 8, min_words: int = 3
+                      ) -> list[list[str]]:
+    """Pre-training documents from English books given as lines (a novel, a play; blank lines
+    between paragraphs): each book cut into sentences
+    (:func:`~deepnotes.tasks.reading.book_sentences`), sentences of fewer than ``min_words``
+    words dropped (a play's speaker labels, "Hor."), then runs of ``run`` consecutive
+    sentences, each run one document.
+
+    Example:
+        >>> english_documents([["It was late. She knew it well.", "", "Hor.", "",
+        ...                     "He came back at last."]], run=2)
+        [['It was late.', 'She knew it well.'], ['He came back at last.']]
+    """
+    from deepnotes.tasks.reading import book_sentences
+
+    docs = []
+    for lines in books:
+        sentences = [t for p in book_sentences(list(lines)) for t in p
+                     if len(t.split()) >= min_words]
+        docs += [sentences[i:i + run] for i in range(0, len(sentences), run)]
+    return docs
+
+
+def hold_out(documents: Sequence, share: float, seed: int = 0) -> tuple[list, list]:
+    """``(train, validation)`` documents: a seeded ``share`` of them (at least 2) held out."""
+    perm = torch.randperm(len(documents), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = max(2, int(share * len(documents)))
+    return [documents[i] for i in perm[n_val:]], [documents[i] for i in perm[:n_val]]
+
+
+def mlm_floor(train_pairs: Sequence[SentencePair], val_pairs: Sequence[SentencePair], tokenizer,
+              seed: int = 0, batch_size: int = 32) -> float:
+    """The masked LM's floor: the accuracy on the validation pairs' masked positions (masked
+    as :func:`pretrain` validates them: seed ``seed + 1``, the same ``batch_size``) of always
+    answering the most frequent regular piece of the training pairs."""
+    counts = Counter(t for p in train_pairs for t in p.ids)
+    for t in SPECIAL_TOKENS:
+        counts.pop(tokenizer.token_to_id(t), None)
+    top = counts.most_common(1)[0][0]
+    targets = torch.cat([b[3][b[3] != -100]
+                         for b in pair_batches(val_pairs, tokenizer, batch_size, shuffle=False,
+                                               seed=seed + 1)])
+    return float((targets == top).float().mean())
 
 
 def pair_batches(pairs: Sequence[SentencePair], tokenizer, batch_size: int,

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 
 from deepnotes.errors import ConfigError
 
-__all__ = ["ClozeQuestion", "NOT_NAMES", "book_sentences", "cloze_questions",
-           "consecutive_pairs", "find_names", "heuristic_answers"]
+__all__ = ["ClozeQuestion", "NOT_NAMES", "ReadingTasks", "TEST_BOOK", "TRAIN_BOOKS", "VAL_BOOK",
+           "austen_tasks", "book_sentences", "cloze_questions", "consecutive_pairs",
+           "find_names", "heuristic_answers"]
 
 NOT_NAMES = frozenset("""I Mr Mrs Miss Sir Lady Lord Dr Colonel Captain Admiral Madam Ma'am
 Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June
@@ -169,3 +170,64 @@ def heuristic_answers(questions: Sequence[ClozeQuestion]) -> dict[str, list[str]
                 .most_common(1)[0][0] for q in questions]
     first = [q.candidates[-1] for q in questions]
     return {"last mentioned": last, "most frequent": frequent, "first mentioned": first}
+
+
+# ---- both tasks, split by novel ------------------------------------------------------------
+TRAIN_BOOKS = ("Sense & Sensibility", "Pride & Prejudice", "Mansfield Park", "Emma")
+VAL_BOOK, TEST_BOOK = "Northanger Abbey", "Persuasion"
+
+
+@dataclass
+class ReadingTasks:
+    """The two Austen tasks per split (``"train"``, ``"val"``, ``"test"``): consecutive-sentence
+    pairs ``(A, B, label)`` and cloze questions."""
+
+    pairs: dict[str, list[tuple[str, str, int]]]
+    questions: dict[str, list[ClozeQuestion]]
+
+
+def austen_tasks(books: dict[str, list[list[str]]], pairs: int, val_examples: int,
+                 test_pairs: int, questions: int = 0, test_questions: int = 0,
+                 context_words: int = 80, seed: int = 0) -> ReadingTasks:
+    """Both reading tasks from Austen's paragraphs (``books``: novel → :func:`book_sentences`),
+    split by novel: :data:`TRAIN_BOOKS` train, :data:`VAL_BOOK` validates, :data:`TEST_BOOK`
+    tests.
+
+    Args:
+        pairs: training pairs in all (spread evenly over the four training novels).
+        val_examples: validation pairs, and questions at most.
+        test_pairs: test pairs.
+        questions: training questions, a seeded sample (0: all).
+        test_questions: the first this many test questions (0: all).
+        context_words: words of context before a question, at most.
+        seed: the draws (each novel its own offset).
+
+    Raises:
+        ConfigError: a novel of the split is missing from ``books``.
+    """
+    missing = [b for b in (*TRAIN_BOOKS, VAL_BOOK, TEST_BOOK) if b not in books]
+    if missing:
+        raise ConfigError(f"books lacks {missing}; pass every Austen novel's paragraphs")
+    out = ReadingTasks({"train": [], "val": [], "test": []}, {"train": [], "val": [], "test": []})
+    per_book = -(-pairs // len(TRAIN_BOOKS))
+    for k, b in enumerate(TRAIN_BOOKS):
+        out.pairs["train"] += consecutive_pairs(books[b], per_book, seed=seed + k)
+        flat = [s for p in books[b] for s in p]
+        out.questions["train"] += cloze_questions(books[b], find_names(flat), context_words,
+                                                  min_candidates=2, seed=seed + k)
+    out.pairs["val"] = consecutive_pairs(books[VAL_BOOK], val_examples, seed=seed + 10)
+    out.pairs["test"] = consecutive_pairs(books[TEST_BOOK], test_pairs, seed=seed + 11)
+    for split, b in (("val", VAL_BOOK), ("test", TEST_BOOK)):
+        flat = [s for p in books[b] for s in p]
+        out.questions[split] = cloze_questions(books[b], find_names(flat), context_words,
+                                               min_candidates=2, seed=seed)
+    if questions:
+        import torch
+
+        train = out.questions["train"]
+        keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+        out.questions["train"] = [train[i] for i in sorted(keep[:questions].tolist())]
+    out.questions["val"] = out.questions["val"][:val_examples]
+    if test_questions:
+        out.questions["test"] = out.questions["test"][:test_questions]
+    return out

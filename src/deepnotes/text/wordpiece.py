@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterable
 
 from deepnotes.errors import ConfigError, DataMissingError
 from deepnotes.text.normalizers import BertNormalizer
@@ -186,6 +187,56 @@ class WordPieceTokenizer(Tokenizer):
 
     Notes: E6.
     """
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int = 8000, lowercase: bool = True,
+              strip_accents: bool | None = None, min_frequency: int = 2,
+              limit_alphabet: int | None = 1000) -> WordPieceTokenizer:
+        r"""Learn a WordPiece vocabulary from ``texts``, as Hugging Face's ``WordPieceTrainer``.
+
+        The text goes through BERT's basic tokenizer (normaliser and pre-tokenizer, as when
+        encoding); each word starts as its characters, every one after the first written
+        ``##c``; then the most frequent adjacent pair is merged again and again
+        (:func:`~deepnotes.text.bpe.train_bpe` with ``continuing_subword_prefix="##"``:
+        ``a`` + ``##b`` → ``ab``, ``##a`` + ``##b`` → ``##ab``) until the vocabulary — the five
+        special tokens ``[PAD] [UNK] [CLS] [SEP] [MASK]`` (ids 0–4), the alphabet and the merged
+        pieces — has ``vocab_size`` entries. Encoding then cuts words greedily longest-first
+        over that vocabulary (:class:`WordPiece`), not by replaying merges.
+
+        Args:
+            texts: training text (lines, documents; a single string is one text).
+            vocab_size: entries to reach (default 8,000).
+            lowercase, strip_accents: BERT's normaliser (uncased by default; accents follow
+                ``lowercase`` unless given).
+            min_frequency: stop merging when the best pair occurs fewer times.
+            limit_alphabet: keep only this many of the most frequent characters (None: all).
+
+        Example:
+            >>> texts = ["low lower lowest"] * 3
+            >>> WordPieceTokenizer.train(texts, vocab_size=20).tokenize("lowest slow")
+            ['low', '##e', '##s', '##t', '[UNK]']
+            >>> WordPieceTokenizer.train(texts, vocab_size=24).tokenize("lowest slow")
+            ['lowest', '[UNK]']
+
+        ("slow" is ``[UNK]``: "s" is a piece, but no training word has an "l" after its first
+        letter, so there is no ``##l`` and the word cannot be cut.)
+
+        Notes: E6.
+        """
+        from collections import Counter
+
+        from deepnotes.text.bpe import train_bpe
+
+        if isinstance(texts, str):
+            texts = [texts]
+        norm = BertNormalizer(True, True, strip_accents, lowercase)
+        pre = BertPreTokenizer()
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(pre.split(norm.normalize(text)))
+        vocab, _ = train_bpe(counts, vocab_size, min_frequency, BERT_SPECIAL_TOKENS,
+                             limit_alphabet=limit_alphabet, continuing_subword_prefix="##")
+        return cls.from_vocab(vocab, lowercase=lowercase, strip_accents=strip_accents)
 
     @classmethod
     def from_vocab(cls, vocab: dict[str, int] | list[str] | str | os.PathLike,
