@@ -39,7 +39,7 @@ weights) or ``folder_lrs`` (a folder's BERT, pre-trained or ``scratch:``).
 
 Quick mode (the tests): MiniLM's first 2 blocks only, three of the tasks (not next-sentence,
 which 300 pairs do not teach), 300 training examples per task, 3 epochs of batches of 8;
-about a minute and a half. It checks the machinery and that MiniLM beats the
+about two minutes. It checks the machinery and that MiniLM beats the
 floor on the single-text tasks; the full run compares the models (docs/results.md).
 
 Notes: P9 (GLUE-style evaluation), P4 (fine-tuning: sequence, pair and QA heads), G3.

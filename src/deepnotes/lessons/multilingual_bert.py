@@ -34,7 +34,7 @@ vector retrieves its translation among ``retrieval`` Spanish test verses (top-1 
 1 / ``retrieval``), pre-trained vs random weights.
 
 Quick mode (the tests): 300 chapters, a 2-layer width-64 BERT, 300 pre-training steps, 1,500
-training verses; about 40 seconds. It checks the machinery and that the English classifier
+training verses; under a minute. It checks the machinery and that the English classifier
 beats chance; transfer needs the full run (docs/results.md).
 
 Notes: P8 (multilingual pre-training, cross-lingual transfer), P1, P3, P4, E6 (a WordPiece
