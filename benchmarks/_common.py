@@ -182,3 +182,13 @@ def report(title: str, table: str, start: float, json_path: str | None,
     """``print_report`` the results, then ``write_json`` them when a path was given."""
     print_report(title, table, start)
     write_json(json_path, payload)
+
+
+def import_transformers() -> Any:
+    """The ``transformers`` module, or ``None`` after saying on stderr how to install it."""
+    try:
+        import transformers
+    except ImportError:
+        print("this benchmark needs transformers: pip install transformers", file=sys.stderr)
+        return None
+    return transformers

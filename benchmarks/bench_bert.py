@@ -23,7 +23,8 @@ import sys
 import time
 
 import torch
-from _common import add_common_args, compare_many, describe, machine, markdown, prepare, report
+from _common import (add_common_args, compare_many, describe, import_transformers, machine,
+                     markdown, prepare, report)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,10 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     device = prepare(args, {"--batch": args.batch, "--max-length": args.max_length})
     if device is None:
         return 2
-    try:
-        import transformers
-    except ImportError:
-        print("this benchmark needs transformers: pip install transformers", file=sys.stderr)
+    transformers = import_transformers()
+    if transformers is None:
         return 2
     from deepnotes.data import load_documents
     from deepnotes.models.bert import _resolve, load_pretrained_bert

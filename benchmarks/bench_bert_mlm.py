@@ -29,7 +29,8 @@ import sys
 import time
 
 import torch
-from _common import add_common_args, compare_many, describe, machine, markdown, prepare, report
+from _common import (add_common_args, compare_many, describe, import_transformers, machine,
+                     markdown, prepare, report)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,10 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     device = prepare(args, {"--batch": args.batch, "--max-length": args.max_length})
     if device is None:
         return 2
-    try:
-        import transformers
-    except ImportError:
-        print("this benchmark needs transformers: pip install transformers", file=sys.stderr)
+    transformers = import_transformers()
+    if transformers is None:
         return 2
     from torch.nn import functional as F
 

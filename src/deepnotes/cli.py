@@ -4,7 +4,8 @@
     deepnotes run LESSON [--quick] [--set k=v ...] [--config FILE.toml] [--out DIR]
     deepnotes train MODEL --data NAME|PATH [--set k=v ...] [--out DIR] [--resume]
     deepnotes eval CHECKPOINT [--data NAME|PATH] [--split test|train|all]
-    deepnotes generate CHECKPOINT "prefix" [--tokens N] [--temperature T] [--top-k K] [--seed S]
+    deepnotes generate CHECKPOINT "prefix" [--tokens N] [--temperature T] [--top-k K] [--top-p P]
+                                           [--seed S]
     deepnotes translate CHECKPOINT "sentence" [...] [--beam K] [--alpha A]
     deepnotes data status | deepnotes data get NAME [--dest DIR]
     deepnotes neighbors VECTORS WORD [-k 10]
@@ -409,7 +410,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
               f"{'words' if tokens == 'word' else 'characters'}): they are read as <unk> or "
               f"dropped by its preprocessing")
     print(generate(model, vocab, args.prefix, num_tokens=args.tokens, temperature=args.temperature,
-                   top_k=args.top_k, seed=args.seed, kind=kind, tokens=tokens))
+                   top_k=args.top_k, top_p=args.top_p, seed=args.seed, kind=kind,
+                   tokens=tokens))
     return 0
 
 
@@ -512,7 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     _threads_flag(s)
 
     s = sub.add_parser("generate", help="continue a text prefix with a trained language model")
-    s.add_argument("checkpoint", help="run folder or checkpoint of a language model (rnn-lm lesson)")
+    s.add_argument("checkpoint", help="run folder or checkpoint of a language model (rnn-lm, "
+                   "word-lm or gpt-char lesson)")
     s.add_argument("prefix", help='text to continue, e.g. "time traveller"')
     s.add_argument("--tokens", type=int, default=100, metavar="N",
                    help="tokens to generate: characters for a character LM, words for a word LM "
@@ -521,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="0: greedy (default); > 0: sample, lower is more conservative")
     s.add_argument("--top-k", type=int, default=None, metavar="K",
                    help="sample among the K most probable tokens only (with --temperature > 0)")
+    s.add_argument("--top-p", type=float, default=None, metavar="P",
+                   help="sample from the smallest set of most probable tokens holding P of the "
+                        "probability (nucleus sampling, with --temperature > 0)")
     s.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the sampling (default 0)")
     _threads_flag(s)
 

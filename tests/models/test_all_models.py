@@ -115,6 +115,8 @@ SMALL = {
     "bert-classifier": ({**_BERT, "num_labels": 3}, _bert_tokens, (3, 3)),
     "bert-tagger": ({**_BERT, "num_labels": 5}, _bert_tokens, (3, 6, 5)),
     "bert-qa": (_BERT, _bert_tokens, (3, 6)),  # the start logits (the end logits: out[1])
+    "gpt": ({"vocab_size": 13, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 8},
+            lambda g: torch.randint(0, 13, (3, 6), generator=g), (3, 6, 13)),
     # (ids, lengths) -> the forward LM's logits (the backward LM's: out[1])
     "bilm": ({"vocab_size": 13, "hidden": 6, "layers": 2, "dropout": 0.0},
              lambda g: (torch.randint(0, 13, (3, 5), generator=g), torch.tensor([5, 3, 1])),

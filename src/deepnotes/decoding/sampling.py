@@ -25,21 +25,26 @@ __all__ = ["sample", "sampling_distribution"]
 
 
 def sampling_distribution(
-    log_probs: Tensor, temperature: float = 1.0, top_k: int | None = None
+    log_probs: Tensor, temperature: float = 1.0, top_k: int | None = None,
+    top_p: float | None = None,
 ) -> Tensor:
-    r"""The distribution a sampler draws from: temperature, then top-k, then softmax.
+    r"""The distribution a sampler draws from: temperature, then top-k, then top-p, softmax.
 
     .. math::
-        q(y) = \frac{\exp(\log P(y) / \tau)\,[y \in \text{top}_k]}
-                    {\sum_{y' \in \text{top}_k} \exp(\log P(y') / \tau)}
+        q(y) = \frac{\exp(\log P(y) / \tau)\,[y \in S]}
+                    {\sum_{y' \in S} \exp(\log P(y') / \tau)}
 
     :math:`\tau < 1` sharpens the distribution (:math:`\tau \to 0` is greedy), :math:`\tau > 1`
-    flattens it; top-k keeps only the k most probable tokens (``top_k=1`` is greedy).
+    flattens it; top-k keeps in :math:`S` only the k most probable tokens (``top_k=1`` is
+    greedy); top-p (nucleus sampling) then keeps the smallest set of most probable tokens
+    whose probability (after τ and top-k) reaches p: a token stays when the tokens more
+    probable than it hold less than p.
 
     Args:
         log_probs: ``(N, V)`` log-probabilities (or any logits).
         temperature: τ > 0. Default ``1``.
         top_k: keep this many tokens per row; ``None`` keeps all.
+        top_p: ``0 < p <= 1``; ``None`` (or 1) keeps all.
 
     Shape:
         - Input: ``(N, V)``. Output: ``(N, V)``, rows summing to one.
@@ -65,6 +70,15 @@ def sampling_distribution(
         if top_k < logits.shape[-1]:
             kth = logits.topk(top_k, dim=-1).values[..., -1:]  # (N, 1) k-th largest
             logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None:
+        if not (0 < top_p <= 1):
+            raise ConfigError(f"top_p must be in (0, 1] or None, got {top_p}")
+        if top_p < 1:
+            probs, order = softmax(logits, dim=-1).sort(dim=-1, descending=True)
+            # mass of the tokens more probable than each one: keep it while that is < p
+            before = probs.cumsum(dim=-1) - probs
+            drop = torch.zeros_like(before, dtype=torch.bool).scatter(-1, order, before >= top_p)
+            logits = logits.masked_fill(drop, float("-inf"))
     return softmax(logits, dim=-1)
 
 
@@ -77,6 +91,7 @@ def sample(
     *,
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float | None = None,
     generator: torch.Generator | None = None,
     state: Any = None,
     batch_size: int | None = None,
@@ -93,6 +108,8 @@ def sample(
             :func:`~deepnotes.decoding.search.greedy_search`.
         temperature: τ ≥ 0. Default ``1``.
         top_k: sample only among the k most probable tokens. Default ``None`` (all).
+        top_p: sample only from the nucleus: the most probable tokens holding p of the
+            probability. Default ``None`` (all).
         generator: a seeded ``torch.Generator`` for reproducible draws.
 
     Returns:
@@ -113,10 +130,13 @@ def sample(
         raise ConfigError(f"temperature must be a finite number >= 0 (0: greedy), got "
                           f"{temperature}")
 
+    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        raise ConfigError(f"top_p must be in (0, 1] or None, got {top_p}")
+
     def choose(log_probs: Tensor) -> Tensor:
         if temperature == 0:
             return log_probs.argmax(dim=-1)
-        q = sampling_distribution(log_probs.to(torch.float64), temperature, top_k)
+        q = sampling_distribution(log_probs.to(torch.float64), temperature, top_k, top_p)
         # y_t ~ q(· | y_<t)
         return torch.multinomial(q, 1, generator=generator).squeeze(1)
 

@@ -29,6 +29,10 @@ def _check_norm_type(norm_type: float) -> float:
 
 
 def _vector_norm(t: Tensor, norm_type: float) -> Tensor:
+    if norm_type == 2.0 and t.is_floating_point():
+        # ‖g‖_2 = √(g·g): one pass, nothing allocated the size of g
+        flat = t.reshape(-1)
+        return flat.dot(flat).sqrt()
     a = t.abs()
     if math.isinf(norm_type):
         # ‖g‖_∞ = max_i |g_i|

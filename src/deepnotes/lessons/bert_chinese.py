@@ -67,6 +67,7 @@ from deepnotes.tasks.bert import (
     encode_tagged,
     hold_out,
     mlm_floor,
+    plot_pretraining,
     predict,
     pretrain,
     save_classifier,
@@ -260,7 +261,8 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     for task in ("reviews", "pos"):
         metrics[f"{task}_pretraining_gain"] = (metrics[f"{task}_pretrained_test_accuracy"]
                                                - metrics[f"{task}_scratch_test_accuracy"])
-    figures = [_plot_pretraining(pre_rows, cfg, unigram_acc, out_dir / "bert_pretraining.png"),
+    figures = [plot_pretraining(pre_rows, cfg.objective, unigram_acc,
+                                out_dir / "bert_pretraining.png", unit="characters"),
                _plot_finetuning(curves, out_dir / "bert_finetuning.png")]
     claim = (f"pre-trained on {n_chars / 1e6:.1f}M characters ({cfg.pretrain_steps} steps, "
              f"{fit.seconds / 60:.1f} min): masked characters right {last['val_mlm_accuracy']:.3f} "
@@ -274,24 +276,6 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     tables["pretraining"] = pre_rows
     return LessonResult(NAME, metrics, figures, history=pre_rows, claim=claim, tables=tables,
                         checkpoint=str(out_dir / "reviews-classifier"))
-
-
-def _plot_pretraining(rows: list[dict], cfg: Config, unigram: float, path: Path) -> str:
-    steps = [r["step"] for r in rows]
-    fig, (a, b) = subplots(1, 2, figsize=(11, 4))
-    a.plot(steps, [r["train_loss"] for r in rows], "o-", label="train (MLM + pair)")
-    a.plot(steps, [r["val_loss"] for r in rows], "s-", label="validation")
-    a.set(xlabel="update", ylabel="loss", title="Pre-training loss")
-    a.legend()
-    b.plot(steps, [r["val_mlm_accuracy"] for r in rows], "o-", label="MLM (masked characters)")
-    b.plot(steps, [r["val_pair_accuracy"] for r in rows], "s-",
-           label=f"{cfg.objective.upper()} (sentence pairs)")
-    b.axhline(unigram, color="gray", ls="--", lw=1, label="most frequent character")
-    b.axhline(0.5, color="gray", ls=":", lw=1, label="chance (pairs)")
-    b.set(xlabel="update", ylabel="validation accuracy", ylim=(0, 1),
-          title="What pre-training learns")
-    b.legend(fontsize=8)
-    return save_figure(fig, path)
 
 
 def _plot_finetuning(curves: dict[str, list], path: Path) -> str:

@@ -42,7 +42,6 @@ from deepnotes.data.corpora import load_austen, load_bible
 from deepnotes.data.parallel import split_of
 from deepnotes.data.shakespeare import load_shakespeare
 from deepnotes.errors import ConfigError, UnknownNameError
-from deepnotes.figures import save_figure, subplots
 from deepnotes.lessons.base import LessonConfig, LessonResult
 from deepnotes.metrics import sense_gap
 from deepnotes.models.bert import (
@@ -56,6 +55,7 @@ from deepnotes.tasks.bert import (
     english_documents,
     hold_out,
     mlm_floor,
+    plot_pretraining,
     pretrain,
 )
 from deepnotes.tasks.bible import chapter_of, section_of
@@ -180,7 +180,9 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         "bank_sense_gap_input": w_in - a_in,
         **{f"corpus_characters_{k.replace('-', '_')}": float(v) for k, v in sizes.items()},
     }
-    figures = [_plot(rows, cfg.objective, unigram, out_dir / "bert_pretraining_english.png")]
+    figures = [plot_pretraining(rows, cfg.objective, unigram,
+                                out_dir / "bert_pretraining_english.png",
+                                title="What pre-training learns (English)")]
     claim = (f"pre-trained on {n_chars / 1e6:.1f}M characters ({cfg.steps} updates, "
              f"{fit.seconds / 60:.1f} min): masked pieces right {last['val_mlm_accuracy']:.3f} "
              f"(most frequent piece {unigram:.3f}), {cfg.objective.upper()} "
@@ -189,21 +191,3 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
              f"{w_last - a_last:+.3f} at the last layer ({w_in - a_in:+.3f} at the input)")
     return LessonResult(NAME, metrics, figures, history=rows, claim=claim,
                         tables={"pretraining": rows}, checkpoint=str(out_dir / "pretrained"))
-
-
-def _plot(rows: list[dict], objective: str, unigram: float, path: Path) -> str:
-    steps = [r["step"] for r in rows]
-    fig, (a, b) = subplots(1, 2, figsize=(11, 4))
-    a.plot(steps, [r["train_loss"] for r in rows], "o-", label="train (MLM + pair)")
-    a.plot(steps, [r["val_loss"] for r in rows], "s-", label="validation")
-    a.set(xlabel="update", ylabel="loss", title="Pre-training loss")
-    a.legend()
-    b.plot(steps, [r["val_mlm_accuracy"] for r in rows], "o-", label="MLM (masked pieces)")
-    b.plot(steps, [r["val_pair_accuracy"] for r in rows], "s-",
-           label=f"{objective.upper()} (sentence pairs)")
-    b.axhline(unigram, color="gray", ls="--", lw=1, label="most frequent piece")
-    b.axhline(0.5, color="gray", ls=":", lw=1, label="chance (pairs)")
-    b.set(xlabel="update", ylabel="validation accuracy", ylim=(0, 1),
-          title="What pre-training learns (English)")
-    b.legend(fontsize=8)
-    return save_figure(fig, path)

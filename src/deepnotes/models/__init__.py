@@ -48,7 +48,7 @@ TASK_OF = {
     "bahdanau": "structured output", "transformer-mt": "structured output",
     "transformer-nat": "structured output", "bilstm-tagger": "structured output",
     "ctc-reader": "structured output", "bert-tagger": "structured output",
-    "bert-qa": "structured output",
+    "bert-qa": "structured output", "gpt": "structured output",
     "word2vec": "representation", "glove": "representation", "fasttext": "representation",
     "bert": "representation", "bert-pretraining": "representation", "bilm": "representation",
 }

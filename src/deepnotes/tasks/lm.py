@@ -331,7 +331,7 @@ def _step_fn(model: nn.Module, context: list[int], reread: bool):
 @torch.no_grad()
 def generate(model: nn.Module, vocab: Vocab, prefix: str, num_tokens: int = 50,
              temperature: float = 0.0, top_k: int | None = None, seed: int = 0,
-             kind: str = "d2l", tokens: str = "char") -> str:
+             kind: str = "d2l", tokens: str = "char", top_p: float | None = None) -> str:
     r"""Continue ``prefix`` by ``num_tokens`` tokens: greedy (τ = 0) or sampled (τ > 0).
 
     ``tokens="char"`` (default) continues character by character; ``tokens="word"`` reads the
@@ -360,6 +360,13 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_tokens: int = 50,
         raise ConfigError(f"the prefix {prefix!r} is empty after preprocessing; give some letters")
     ids = vocab.to_indices(given)
     model.eval()
+    sep = " " if tokens == "word" else ""
+    if hasattr(model, "forward_cached"):  # a GPT: its KV cache (deepnotes.models.gpt)
+        from deepnotes.models.gpt import generate as gpt_generate
+
+        out = gpt_generate(model, ids, num_tokens, temperature=temperature, top_k=top_k,
+                           top_p=top_p, seed=seed)
+        return sep.join(given + vocab.to_tokens(out[0, len(ids):].tolist()))
     device = next(model.parameters()).device
     reread = bool(getattr(model, "bidirectional", False))
     state = None
@@ -375,8 +382,7 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_tokens: int = 50,
     else:
         g = torch.Generator(device="cpu").manual_seed(seed)
         out = sample(step, ids[-1], eos, num_tokens, temperature=temperature, top_k=top_k,
-                     generator=g, state=state, batch_size=1, device=device)
-    sep = " " if tokens == "word" else ""
+                     top_p=top_p, generator=g, state=state, batch_size=1, device=device)
     return sep.join(given + vocab.to_tokens(out.tokens[0]))
 
 
