@@ -401,6 +401,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not 1 <= args.tokens <= MAX_GENERATED_TOKENS:
         raise ConfigError(f"--tokens must be between 1 and {MAX_GENERATED_TOKENS:,} (tokens to "
                           f"generate), got {args.tokens}")
+    folder = Path(args.checkpoint)
+    if (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file():
+        # a GPT-2 folder with its tokenizer (gpt-bpe's hf/, or one transformers wrote)
+        from deepnotes.models.gpt import generate as gpt_generate
+        from deepnotes.models.gpt import load_hf
+        from deepnotes.text import load_tokenizer
+
+        model, tok = load_hf(folder), load_tokenizer(folder)
+        ids = tok.encode(args.prefix, add_special_tokens=False)
+        if not ids:
+            raise ConfigError("the prefix is empty; give some text to continue")
+        out = gpt_generate(model, ids, args.tokens, temperature=args.temperature,
+                           top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+        print(tok.decode(out[0].tolist()))
+        return 0
     model, vocab, info = load_lm(Path(args.checkpoint))
     kind, tokens = info.get("preprocess", "none"), info.get("tokens", "char")
     unknown = unknown_in_prefix(args.prefix, vocab, kind, tokens)
@@ -515,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("generate", help="continue a text prefix with a trained language model")
     s.add_argument("checkpoint", help="run folder or checkpoint of a language model (rnn-lm, "
-                   "word-lm or gpt-char lesson)")
+                   "word-lm or gpt-char lesson), or a GPT-2 folder with its tokenizer.json "
+                   "(gpt-bpe's hf/)")
     s.add_argument("prefix", help='text to continue, e.g. "time traveller"')
     s.add_argument("--tokens", type=int, default=100, metavar="N",
                    help="tokens to generate: characters for a character LM, words for a word LM "

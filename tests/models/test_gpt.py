@@ -8,10 +8,12 @@ from deepnotes.models import create
 from deepnotes.models.gpt import GPT, GPTConfig, from_hf, generate, hf_config, load_hf, \
     save_hf, to_hf
 
-transformers = pytest.importorskip("transformers")
+def _transformers():
+    return pytest.importorskip("transformers")
 
 
 def _hf_model(cfg: GPTConfig):
+    transformers = _transformers()
     keep = {k: v for k, v in hf_config(cfg).items()
             if k not in ("model_type", "architectures", "deepnotes_gpt")}
     return transformers.GPT2LMHeadModel(transformers.GPT2Config(**keep))
@@ -125,7 +127,7 @@ def test_P7_greedy_generation_matches_transformers_generate(tmp_path):
     cfg = _tiny(block_size=40)
     ours = GPT(cfg).eval()
     folder = save_hf(ours, tmp_path / "gpt")
-    hf = transformers.GPT2LMHeadModel.from_pretrained(folder).eval()
+    hf = _transformers().GPT2LMHeadModel.from_pretrained(folder).eval()
     prompt = torch.tensor([[5, 9, 2, 30, 11]])
     with torch.no_grad():
         theirs = hf.generate(prompt, max_new_tokens=25, do_sample=False, pad_token_id=0)
@@ -137,6 +139,7 @@ def test_P7_greedy_generation_matches_transformers_generate(tmp_path):
 
 
 def test_P7_top_p_keeps_the_nucleus_as_transformers_does():
+    _transformers()
     from transformers.generation.logits_process import TopPLogitsWarper
 
     from deepnotes.decoding import sampling_distribution
@@ -168,3 +171,17 @@ def test_P7_clear_errors():
         generate(m, [1, 99], 3)
     with pytest.raises(ConfigError, match="not a GPT-2 folder"):
         load_hf("/nonexistent")
+
+
+def test_P7_hub_style_names_load_and_an_untied_head_is_refused():
+    torch.manual_seed(7)
+    cfg = _tiny()
+    ours = GPT(cfg).double().eval()
+    sd = to_hf(ours)
+    # the original GPT-2 files on the Hub: the trunk without "transformer.", no lm_head
+    hub = {k.removeprefix("transformer."): v for k, v in sd.items() if k != "lm_head.weight"}
+    x = torch.randint(0, 37, (2, 9))
+    assert torch.equal(from_hf(hub, cfg)(x), ours(x))
+    sd["lm_head.weight"] = sd["lm_head.weight"] + 1
+    with pytest.raises(ConfigError, match="ties its output layer"):
+        from_hf(sd, cfg)

@@ -39,7 +39,9 @@ def test_verses_of_one_chapter_share_a_split_and_languages_stay_aligned():
 
 
 @pytest.mark.parametrize("name", ["deepnotes.tasks.bible", "deepnotes.tasks.bert",
-                                  "deepnotes.tasks.reading", "deepnotes.text.wordpiece"])
+                                  "deepnotes.tasks.reading", "deepnotes.text.wordpiece",
+                                  "deepnotes.tasks.gpt", "deepnotes.models.gpt",
+                                  "deepnotes.decoding.sampling"])
 def test_docstring_examples(name):
     import doctest
     import importlib

@@ -105,3 +105,23 @@ def test_char_baselines_count_letters_and_pairs():
     # (50 / 52); the text's 99 pairs are 50 of the first kind, 49 of the second
     want = -(50 * math.log(51 / 53) + 49 * math.log(50 / 52)) / 99
     assert b["bigram"] == pytest.approx(want, rel=1e-9)
+
+
+def test_sliding_loss_scores_every_token_once_with_context():
+    from deepnotes.tasks.gpt import sliding_loss
+
+    m = _model(block_size=8).eval()
+    data = torch.randint(0, 7, (50,), generator=torch.Generator().manual_seed(3))
+    # stride = block: consecutive windows, the same as full_loss where the text divides evenly
+    even = data[:41]
+    assert sliding_loss(m, even, 8, stride=8) == pytest.approx(full_loss(m, even, 8), rel=1e-6)
+    # by hand: token t (t >= 8) scored from the 7 tokens before it (stride 1)
+    with torch.no_grad():
+        want = [float(-m(data[None, :8])[0].log_softmax(-1)[j, data[j + 1]]) for j in range(8)]
+        for t in range(9, 50):
+            window = data[t - 8:t][None]
+            want.append(float(-m(window)[0, -1].log_softmax(-1)[data[t]]))
+    assert sliding_loss(m, data, 8, stride=1, batch_size=5) == pytest.approx(
+        sum(want) / len(want), rel=1e-6)
+    with pytest.raises(ConfigError, match="stride"):
+        sliding_loss(m, data, 8, stride=9)

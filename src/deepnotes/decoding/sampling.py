@@ -137,8 +137,10 @@ def sample(
         if temperature == 0:
             return log_probs.argmax(dim=-1)
         q = sampling_distribution(log_probs.to(torch.float64), temperature, top_k, top_p)
-        # y_t ~ q(· | y_<t)
-        return torch.multinomial(q, 1, generator=generator).squeeze(1)
+        # y_t ~ q(· | y_<t), drawn where the generator lives (a CPU generator for a CUDA
+        # model: the same draws on either device)
+        where = generator.device if generator is not None else q.device
+        return torch.multinomial(q.to(where), 1, generator=generator).squeeze(1).to(q.device)
 
     return token_by_token(step, bos, eos, max_len, choose, state=state, batch_size=batch_size,
                           device=device)

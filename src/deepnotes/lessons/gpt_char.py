@@ -107,7 +107,8 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     metrics = {"val_loss": last["val_loss"], "train_loss": last["train_loss"],
                "test_loss": test_loss, "test_bits_per_char": test_loss / math.log(2),
                "unigram_test_loss": counts["unigram"], "bigram_test_loss": counts["bigram"],
-               "train_seconds": r.seconds, "tokens_per_second": r.tokens_per_second,
+               "train_seconds": r.train_seconds, "estimate_seconds": r.eval_seconds,
+               "tokens_per_second": r.tokens_per_second,
                "params": float(model.num_params()), "vocab_size": float(len(vocab)),
                "train_chars": float(len(train)), "val_chars": float(len(val)),
                "test_chars": float(len(test)), "iters": float(r.iters),
@@ -136,13 +137,14 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
                                      NANOGPT_CPU_VAL_LOSS})]
     rows = [{"model": f"GPT {cfg.n_layer}×{cfg.n_head}×{cfg.n_embd}, block {cfg.block_size}",
              "params": int(metrics["params"]), "updates": r.iters,
-             "train_seconds": round(r.seconds, 1), "val_loss": round(last["val_loss"], 4),
+             "train_seconds": round(r.train_seconds, 1),
+             "val_loss": round(last["val_loss"], 4),
              "test_loss": round(test_loss, 4)},
             {"model": "character bigram (counts)", "test_loss": round(counts["bigram"], 4)},
             {"model": "character unigram (counts)", "test_loss": round(counts["unigram"], 4)}]
     claim = (f"On Shakespeare's complete works ({len(text):,} characters, {len(vocab)} symbols, "
              f"90/5/5 split in file order), a GPT of {metrics['params'] / 1e6:.2f}M parameters "
-             f"trained for {r.iters:,} updates ({r.seconds:.0f} s) reaches validation loss "
+             f"trained for {r.iters:,} updates ({r.train_seconds:.0f} s) reaches validation loss "
              f"{last['val_loss']:.3f} and test loss {test_loss:.3f} nats per character "
              f"({metrics['test_bits_per_char']:.2f} bits), against {counts['bigram']:.3f} for "
              f"letter-pair counts and {counts['unigram']:.3f} for letter counts; nanoGPT reports "

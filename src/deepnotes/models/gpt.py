@@ -308,6 +308,7 @@ def generate(model: GPT, idx: Tensor | list[int], max_new_tokens: int, *,
     Each new token is drawn from :math:`P(x_{t+1} \mid x_{\le t})` after temperature, top-k
     and top-p (:func:`deepnotes.decoding.sampling_distribution`); ``temperature=0`` is greedy.
     Returns ``(num_samples, P + max_new_tokens)``: the context and what followed.
+    ``seed`` seeds the draws (``None``: seed 0 as well, so a call is always repeatable).
 
     Example:
         >>> m = GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=8))
@@ -375,7 +376,8 @@ def to_hf(model: GPT) -> dict[str, Tensor]:
             if name.endswith(".weight") and (".ln_" in name or name.endswith(
                     ("c_attn.weight", "c_proj.weight", "c_fc.weight"))):
                 width = t.shape[0] if ".ln_" in name else t.shape[1]
-                out.setdefault(name[:-len("weight")] + "bias", torch.zeros(width, dtype=t.dtype))
+                out.setdefault(name[:-len("weight")] + "bias",
+                               torch.zeros(width, dtype=t.dtype, device=t.device))
     return out
 
 
@@ -384,12 +386,18 @@ def from_hf(state_dict: dict[str, Tensor], config: GPTConfig | dict[str, Any]) -
     back). ``config``: a :class:`GPTConfig`, or a GPT-2 ``config.json`` as a dict."""
     if isinstance(config, dict):
         config = _from_hf_config(config)
+    # the Hub's original GPT-2 files name the trunk's tensors without "transformer."
+    state_dict = {(k if k.startswith(("transformer.", "lm_head.")) else f"transformer.{k}"): v
+                  for k, v in state_dict.items()}
     model = GPT(config)
-    wte = state_dict.get("transformer.wte.weight")
+    head, wte = state_dict.get("lm_head.weight"), state_dict.get("transformer.wte.weight")
     if wte is not None and wte.is_floating_point():
         model = model.to(wte.dtype)  # a float64 state dict stays float64
     ours = model.state_dict()
     sd: dict[str, Tensor] = {}
+    if head is not None and wte is not None and not torch.equal(head, wte):
+        raise ConfigError("the state dict's lm_head.weight differs from transformer.wte.weight; "
+                          "this GPT ties its output layer to the token embedding")
     for name, t in state_dict.items():
         if name.endswith((".attn.bias", ".attn.masked_bias")):
             continue  # causal-mask buffers of older transformers

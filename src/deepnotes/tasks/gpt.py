@@ -30,7 +30,8 @@ from torch.nn import functional as TF
 
 from deepnotes.errors import ConfigError, NonFiniteLossError
 
-__all__ = ["GPTRun", "char_baselines", "get_batch", "split_stream", "train_gpt"]
+__all__ = ["GPTRun", "char_baselines", "estimate_loss", "full_loss", "get_batch",
+           "sliding_loss", "split_stream", "train_gpt"]
 
 
 def split_stream(ids: Tensor, fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
@@ -117,6 +118,51 @@ def full_loss(model: nn.Module, data: Tensor, block_size: int, batch_size: int =
     return total / (n * block_size)
 
 
+@torch.no_grad()
+def sliding_loss(model: nn.Module, data: Tensor, block_size: int, stride: int | None = None,
+                 batch_size: int = 32, device: str | torch.device = "cpu") -> float:
+    """Cross-entropy per token over the whole text with a sliding window: windows of
+    ``block_size`` tokens every ``stride`` (default half a window); each window scores only
+    its last ``stride`` tokens (the first window all of its own), so every token after the
+    first window is predicted from at least ``block_size - stride + 1`` tokens of context.
+
+    Example:
+        >>> from deepnotes.models import create
+        >>> m = create("gpt", vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=4)
+        >>> 1.0 < sliding_loss(m, torch.arange(40) % 5, 8) < 2.0   # about log 5 untrained
+        True
+    """
+    if stride is None:
+        stride = max(1, block_size // 2)
+    if not 1 <= stride <= block_size:
+        raise ConfigError(f"stride must be in [1, block_size={block_size}], got {stride}")
+    n = len(data) - 1  # tokens to predict
+    if n < block_size:
+        raise ConfigError(f"the text has {len(data)} tokens, fewer than one window of "
+                          f"{block_size + 1}")
+    starts = list(range(0, n - block_size + 1, stride))
+    if starts[-1] + block_size < n:
+        starts.append(n - block_size)  # a last window flush with the end
+    was = model.training
+    model.eval()
+    total, count, scored_to = 0.0, 0, 0  # predictions of targets < scored_to are counted
+    try:
+        for i in range(0, len(starts), batch_size):
+            group = starts[i:i + batch_size]
+            x = torch.stack([data[s:s + block_size] for s in group]).to(device)
+            y = torch.stack([data[s + 1:s + block_size + 1] for s in group]).to(device)
+            nll = TF.cross_entropy(model(x).flatten(0, 1).float(), y.flatten(),
+                                   reduction="none").view(len(group), block_size)
+            for row, s in enumerate(group):
+                first = max(scored_to - s, 0)  # skip targets an earlier window scored
+                total += float(nll[row, first:].sum())
+                count += block_size - first
+                scored_to = s + block_size
+    finally:
+        model.train(was)
+    return total / count
+
+
 def char_baselines(train: Tensor, evaluate: Tensor, vocab_size: int) -> dict[str, float]:
     """Cross-entropy (nats per token) of counting models fit on ``train``: unigram
     :math:`P(y)` and bigram :math:`P(y \\mid x)` with add-one smoothing, on ``evaluate``;
@@ -137,13 +183,20 @@ class GPTRun:
     """What :func:`train_gpt` did: one history row per evaluation and the wall time."""
 
     history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time, evaluations included
+    eval_seconds: float = 0.0  # of which spent estimating the loss
     iters: int = 0
     tokens: int = 0  # training tokens read
 
     @property
+    def train_seconds(self) -> float:
+        """Wall time without the loss estimates."""
+        return self.seconds - self.eval_seconds
+
+    @property
     def tokens_per_second(self) -> float:
-        return self.tokens / self.seconds if self.seconds else math.nan
+        """Training tokens per second of training (evaluations left out)."""
+        return self.tokens / self.train_seconds if self.train_seconds > 0 else math.nan
 
 
 def train_gpt(model: nn.Module, train: Tensor, val: Tensor, *, max_iters: int,
@@ -211,8 +264,10 @@ def train_gpt(model: nn.Module, train: Tensor, val: Tensor, *, max_iters: int,
             if it % eval_interval == 0 or it == max_iters:
                 row = {"iter": it, "train_loss": seen / n_seen, "seconds":
                        time.perf_counter() - t0, "lr": opt.param_groups[0]["lr"]}
+                te = time.perf_counter()
                 row["val_loss"] = estimate_loss(model, val, block_size, batch_size, eval_iters,
                                                 seed + 1, device)
+                run.eval_seconds += time.perf_counter() - te
                 run.history.append(row)
                 seen, n_seen = 0.0, 0
                 if log is not None:
