@@ -71,3 +71,26 @@ def test_beam_search_finds_more_probable_translations_than_greedy(bahdanau, tmp_
     assert m["mean_log_prob_beam4_alpha0"] > m["mean_log_prob_greedy"] + 0.01
     with pytest.raises(ConfigError, match="vocabularies"):
         _run("beam-vs-greedy", tmp_path / "other", checkpoint=trained.checkpoint, seed=5)
+
+
+def test_rl_bleu_chooses_on_validation_and_reports_test_bleu_and_length(tmp_path):
+    """Self-critical REINFORCE after cross-entropy, quick mode (S6)."""
+    from deepnotes.tasks.translation import load_seq2seq
+
+    r = lessons.get("rl-bleu").run(out_dir=tmp_path, quick=True)
+    m, rows = r.metrics, r.tables["bleu"]
+    assert m["start_test_bleu"] > 30  # the toy corpus is learnt by cross-entropy first
+    assert [row["model"] for row in rows] == ["cross-entropy (start)"] + \
+        ["self-critical"] * 2 + ["more cross-entropy"] * 2
+    for kind in ("self-critical", "more cross-entropy"):
+        cands = [row for row in rows if row["model"] == kind]
+        chosen = [row for row in cands if row.get("chosen")]
+        # one learning rate per continuation, the best on validation; only it has a test score
+        assert len(chosen) == 1 and chosen[0]["val_bleu"] == max(c["val_bleu"] for c in cands)
+        assert all(("test_bleu" in c) == bool(c.get("chosen")) for c in cands)
+    assert m["rl_gain_over_ce"] == pytest.approx(m["rl_test_bleu"] - m["ce_test_bleu"])
+    assert 0 < m["rl_test_words"] and 0 < m["reference_test_words"]
+    rewards = [h for h in r.history if h["run"].startswith("self-critical")]
+    assert len(rewards) == 2 * 2 and all(0 <= h["sample_reward"] <= 1 for h in rewards)
+    assert "RL " in r.claim and "BLEU over the control" in r.claim
+    load_seq2seq(tmp_path / "checkpoint")  # the self-critical model is saved
