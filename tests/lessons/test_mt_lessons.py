@@ -94,3 +94,18 @@ def test_rl_bleu_chooses_on_validation_and_reports_test_bleu_and_length(tmp_path
     assert len(rewards) == 2 * 2 and all(0 <= h["sample_reward"] <= 1 for h in rewards)
     assert "RL " in r.claim and "BLEU over the control" in r.claim
     load_seq2seq(tmp_path / "checkpoint")  # the self-critical model is saved
+
+
+def test_denoising_pretraining_helps_a_small_parallel_set(tmp_path):
+    """BART-style pre-training on monolingual verses, quick mode (P6)."""
+    r = lessons.get("denoising-pretraining").run(out_dir=tmp_path, quick=True)
+    m = r.metrics
+    # the denoiser learnt to restore text: its held-out loss fell
+    assert m["pretrain_last_val_loss"] < m["pretrain_first_val_loss"] - 0.5
+    # no verse in both languages, none of the parallel pairs pre-trained on
+    assert m["mono_english"] > 0 and m["mono_spanish"] > 0
+    assert m["pretrain_pairs"] == 2 * (m["mono_english"] + m["mono_spanish"])
+    # the claim: fine-tuned on 300 pairs, the pre-trained network translates better than the
+    # same network from random weights (quick: 3.3 vs 0.2 BLEU at 3,000 verses)
+    assert m["pretrained_test_bleu"] > m["scratch_test_bleu"] + 1.0
+    assert sum(bool(row.get("chosen")) for row in r.tables["bleu"]) == 2
