@@ -125,3 +125,37 @@ def test_sliding_loss_scores_every_token_once_with_context():
         sum(want) / len(want), rel=1e-6)
     with pytest.raises(ConfigError, match="stride"):
         sliding_loss(m, data, 8, stride=9)
+
+
+def test_keep_best_ends_with_the_weights_of_the_best_validation_point():
+    g = torch.Generator().manual_seed(4)
+    train = torch.randint(0, 7, (300,), generator=g)  # noise: the model can only memorise it
+    val = torch.randint(0, 7, (200,), generator=g)
+    m = _model()
+    r = train_gpt(m, train, val, max_iters=80, batch_size=8, lr=3e-2, min_lr=3e-2,
+                  warmup_iters=1, eval_interval=10, eval_iters=3, progress=False,
+                  keep_best=True)
+    losses = [h["val_loss"] for h in r.history]
+    best = min(range(len(losses)), key=losses.__getitem__)
+    assert r.best_iter == r.history[best]["iter"]
+    # the fixed evaluation batches give the kept weights' loss again
+    assert estimate_loss(m, val, 8, 8, 3, seed=1) == pytest.approx(losses[best], rel=1e-5)
+    assert r.best_iter < 80  # (seeded: the best point is not the last, so weights came back)
+
+
+def test_train_lm_keep_best_restores_the_best_epoch():
+    from deepnotes.metrics import perplexity
+    from deepnotes.models import create
+    from deepnotes.tasks.lm import train_lm
+
+    g = torch.Generator().manual_seed(5)
+    train = torch.randint(0, 6, (400,), generator=g)
+    val = torch.randint(0, 6, (120,), generator=g)
+    torch.manual_seed(0)
+    m = create("rnn-lm", vocab_size=6, cell="lstm", hidden=32)
+    r = train_lm(m, train, val, epochs=12, batch_size=4, num_steps=10, lr=2e-2, seed=0,
+                 progress=False, keep_best=True)
+    ppls = [h["val_ppl"] for h in r.history]
+    assert r.best_epoch == 1 + min(range(len(ppls)), key=ppls.__getitem__)
+    assert perplexity(m, val, 10) == pytest.approx(min(ppls), rel=1e-5)
+    assert r.best_epoch < len(ppls)  # (seeded: it over-fits after epoch 2)

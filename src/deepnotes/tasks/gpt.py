@@ -187,6 +187,7 @@ class GPTRun:
     eval_seconds: float = 0.0  # of which spent estimating the loss
     iters: int = 0
     tokens: int = 0  # training tokens read
+    best_iter: int = 0  # with keep_best: the update whose weights the model ends with
 
     @property
     def train_seconds(self) -> float:
@@ -205,13 +206,16 @@ def train_gpt(model: nn.Module, train: Tensor, val: Tensor, *, max_iters: int,
               weight_decay: float = 0.1, beta2: float = 0.99, grad_clip: float | None = 1.0,
               accumulate: int = 1, eval_interval: int = 250, eval_iters: int = 20,
               compile: bool = False, seed: int = 0, device: str = "cpu",
-              progress: bool | None = None, log: Any = None) -> GPTRun:
+              progress: bool | None = None, log: Any = None, keep_best: bool = False
+              ) -> GPTRun:
     """Train ``model`` (any ``idx -> logits`` LM) nanoGPT-style; evaluate every
     ``eval_interval`` updates and after the last one (``eval_iters`` batches of each split).
 
     ``compile=True`` runs the forward and backward through ``torch.compile`` (the first update
     pays the compile time; it counts in ``seconds``). A non-finite loss stops with
     :class:`~deepnotes.errors.NonFiniteLossError` before the update that would spread it.
+    ``keep_best=True`` ends with the weights of the evaluation with the lowest validation
+    loss (nanoGPT saves a checkpoint when it improves); ``run.best_iter`` says which.
     """
     from deepnotes.optim import warmup_cosine
     from deepnotes.tasks.bert import adamw
@@ -240,6 +244,7 @@ def train_gpt(model: nn.Module, train: Tensor, val: Tensor, *, max_iters: int,
     t0 = time.perf_counter()
     seen = 0.0  # running mean of the training loss since the last evaluation
     n_seen = 0
+    best: tuple[float, dict] | None = None
     try:
         for it in range(1, max_iters + 1):
             total = 0.0
@@ -268,6 +273,10 @@ def train_gpt(model: nn.Module, train: Tensor, val: Tensor, *, max_iters: int,
                 row["val_loss"] = estimate_loss(model, val, block_size, batch_size, eval_iters,
                                                 seed + 1, device)
                 run.eval_seconds += time.perf_counter() - te
+                if keep_best and (best is None or row["val_loss"] < best[0]):
+                    best = (row["val_loss"], {k: v.detach().clone()
+                                              for k, v in model.state_dict().items()})
+                    run.best_iter = it
                 run.history.append(row)
                 seen, n_seen = 0.0, 0
                 if log is not None:
@@ -279,4 +288,6 @@ def train_gpt(model: nn.Module, train: Tensor, val: Tensor, *, max_iters: int,
             bar.close()
         run.seconds = time.perf_counter() - t0
         model.eval()
+    if best is not None:
+        model.load_state_dict(best[1])
     return run

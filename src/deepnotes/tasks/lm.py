@@ -170,6 +170,7 @@ class LMRun:
     seconds: float = 0.0  # training time (evaluation excluded)
     steps: int = 0
     diverged: bool = False  # the loss became NaN/inf and training stopped
+    best_epoch: int = 0  # with keep_best: the epoch whose weights the model ends with
 
     @property
     def val_ppl(self) -> float:
@@ -214,12 +215,25 @@ class _BPTT(Callback):
             row["val_ppl"] = perplexity(trainer.model, self.val_ids, self.num_steps)
 
 
+class _KeepBest(Callback):
+    """Keeps a copy of the weights of the epoch with the lowest validation perplexity."""
+
+    def __init__(self, run: LMRun) -> None:
+        self.run, self.best, self.state = run, math.inf, None
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        if row.get("val_ppl", math.inf) < self.best:
+            self.best = row["val_ppl"]
+            self.state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+            self.run.best_epoch = trainer.epoch
+
+
 def train_lm(model: nn.Module, train_ids: Tensor, val_ids: Tensor | None = None, *,
              epochs: int = 10, batch_size: int = 32, num_steps: int = 35,
              sampling: str = "sequential", optimizer: str = "adam", lr: float = 3e-3,
              grad_clip: float | None = 1.0, cosine: bool = False, seed: int = 0,
              max_steps: int | None = None, eval_every: int = 1, progress: bool | None = None,
-             label: str = "", device: str | None = None) -> LMRun:
+             label: str = "", device: str | None = None, keep_best: bool = False) -> LMRun:
     """Train a language model with (truncated) BPTT on the Trainer; validation perplexity per epoch.
 
     Args:
@@ -238,6 +252,8 @@ def train_lm(model: nn.Module, train_ids: Tensor, val_ids: Tensor | None = None,
         progress: progress bar (``None``: only on a terminal).
         label: the ``model`` column of the rows (which run they belong to).
         device: where to train (default: where the model's parameters are).
+        keep_best: end with the weights of the epoch with the lowest validation perplexity
+            (needs ``val_ids``); ``run.best_epoch`` says which.
 
     Returns:
         :class:`LMRun`; a NaN/inf loss or gradient norm stops training before the bad step and
@@ -255,8 +271,9 @@ def train_lm(model: nn.Module, train_ids: Tensor, val_ids: Tensor | None = None,
     where = device or str(next(model.parameters()).device)
     cfg = TrainConfig(epochs=epochs, max_steps=max_steps, grad_clip=grad_clip, device=where,
                       seed=seed, progress=progress, log_grad_norm=True, on_nonfinite="stop")
-    trainer = Trainer(model, opt, None, loader, scheduler=sched, config=cfg, callbacks=[step],
-                      loss_step=step)
+    best = _KeepBest(run) if keep_best and val_ids is not None else None
+    trainer = Trainer(model, opt, None, loader, scheduler=sched, config=cfg,
+                      callbacks=[step] + ([best] if best else []), loss_step=step)
     trainer.fit()
     run.diverged, run.steps = trainer.diverged, trainer.step
     if trainer.nonfinite is not None:  # the step that stopped training, for the record
@@ -276,6 +293,11 @@ def train_lm(model: nn.Module, train_ids: Tensor, val_ids: Tensor | None = None,
             and "val_ppl" not in run.history[-1]):  # stopped by max_steps inside an epoch
         run.history[-1]["val_ppl"] = perplexity(model, val_ids, num_steps)
     run.seconds = elapsed
+    final = run.history[-1].get("val_ppl", math.inf) if run.history else math.inf
+    if best is not None and best.state is not None and best.best <= final:
+        model.load_state_dict(best.state)  # (the weights after the last step may be best)
+    elif best is not None:
+        run.best_epoch = len(run.history)
     model.eval()
     return run
 
