@@ -102,7 +102,8 @@ def test_denoising_pretraining_helps_a_small_parallel_set(tmp_path):
     m = r.metrics
     # the denoiser learnt to restore text: its held-out loss fell
     assert m["pretrain_last_val_loss"] < m["pretrain_first_val_loss"] - 0.5
-    # no verse in both languages, none of the parallel pairs pre-trained on
+    # both languages pre-trained on, two corrupted copies of each verse (which verses: see
+    # tests/tasks/test_denoising.py, the partition test)
     assert m["mono_english"] > 0 and m["mono_spanish"] > 0
     assert m["pretrain_pairs"] == 2 * (m["mono_english"] + m["mono_spanish"])
     # the claim: fine-tuned on 300 pairs, the pre-trained network translates better than the

@@ -75,3 +75,24 @@ def test_P6_corrupt_chains_and_is_reproducible():
 def test_docstring_examples():
     result = doctest.testmod(dn)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_P6_the_lesson_partition_keeps_pre_training_apart_from_every_translation_pair():
+    from deepnotes.data.parallel import split_of
+    from deepnotes.lessons.denoising_pretraining import Config, partition
+
+    keys = [f"Book {c}:{v}" for c in range(1, 60) for v in range(1, 40)]
+    rng = random.Random(0)
+    en = [rng.randint(1, 40) for _ in keys]
+    es = [rng.randint(1, 40) for _ in keys]
+    cfg = Config(parallel_pairs=200, mono_sentences=0)
+    split, parallel, lang = partition(cfg, keys, en, es)
+    assert split == [split_of(k) for k in keys]
+    assert len(parallel) == 200 and all(split[i] == "train" for i in parallel)
+    assert all(en[i] <= 15 and es[i] <= 15 for i in parallel)
+    mono = set(lang)
+    assert not mono & set(parallel)  # no parallel pair is pre-trained on
+    assert all(split[i] == "train" for i in mono)  # nor any validation or test verse
+    assert all(en[i] <= 30 and es[i] <= 30 for i in mono)
+    assert set(lang.values()) == {"en", "es"}  # each verse one language, both languages used
+    assert 0.4 < sum(v == "en" for v in lang.values()) / len(lang) < 0.6

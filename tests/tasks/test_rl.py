@@ -85,3 +85,28 @@ def test_S6_self_critical_training_runs_and_records_rewards(setup):
 def test_docstring_examples():
     result = doctest.testmod(rl)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_S6_log_prob_counts_each_row_up_to_its_length_only(setup):
+    data, model = setup
+    v = data.tgt_vocab
+    src, src_len = data.train.src[:3], data.train.src_valid_len[:3]
+    rows = [[5, 6, v.eos], [7, v.eos], [8, 9, 10, 11]]
+    tokens, lengths = rl.pad_tokens(rows, v.pad)
+    junk = tokens.clone()
+    junk[1, 2:] = 12  # anything after a row's length must not count
+    junk[0, 3:] = 13
+    with torch.no_grad():
+        a = rl.sequence_log_prob(model, src, src_len, tokens, lengths, v.bos)
+        b = rl.sequence_log_prob(model, src, src_len, junk, lengths, v.bos)
+        # by hand, step by step through the decoder
+        want = []
+        for i, row in enumerate(rows):
+            state = model.init_state(src[i:i + 1], src_len[i:i + 1])
+            prefix, total = torch.tensor([[v.bos]]), 0.0
+            for t in row:
+                lp, state = model.step(prefix, state)
+                total += float(lp[0, t])
+                prefix = torch.cat([prefix, torch.tensor([[t]])], dim=1)
+            want.append(total)
+    assert torch.allclose(a, b) and torch.allclose(a, torch.tensor(want), atol=1e-4)

@@ -99,6 +99,27 @@ def _data(cfg: Config, vocab: Vocab, parts: dict, num_steps: int, name: str) -> 
                            num_steps=num_steps, batch_size=cfg.batch_size, seed=cfg.seed)
 
 
+def partition(cfg: Config, keys: list[str], en_len: list[int], es_len: list[int]
+              ) -> tuple[list[str], list[int], dict[int, str]]:
+    """Which verse does what: ``(split of each verse, the parallel set's indices,
+    {monolingual index: its one language})``. Monolingual verses come from the training split
+    only, never from the parallel set, each in one language (by a hash of its key)."""
+    split = [split_of(k) for k in keys]
+    short = [0 < a <= cfg.max_words and 0 < b <= cfg.max_words for a, b in zip(en_len, es_len)]
+    rng = random.Random(cfg.seed)
+    train_short = [i for i in range(len(keys)) if split[i] == "train" and short[i]]
+    rng.shuffle(train_short)
+    parallel = sorted(train_short[:cfg.parallel_pairs])
+    in_parallel = set(parallel)
+    mono_idx = [i for i in range(len(keys)) if split[i] == "train" and i not in in_parallel
+                and 0 < en_len[i] <= cfg.mono_max_words and 0 < es_len[i] <= cfg.mono_max_words]
+    rng.shuffle(mono_idx)
+    mono_idx = sorted(mono_idx[:cfg.mono_sentences or None])
+    lang = {i: "en" if split_of(keys[i], 1, (0.5, 0.5, 0.0)) == "train" else "es"
+            for i in mono_idx}
+    return split, parallel, lang
+
+
 def run(cfg: Config, out_dir: Path) -> LessonResult:
     if any(n not in NOISES for n in cfg.noises) or not cfg.noises:
         raise ConfigError(f"noises must be some of {', '.join(NOISES)}; got {cfg.noises}")
@@ -107,22 +128,11 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     pairs = load_bible_pairs()
     en_tok = tokenize([p[0] for p in pairs])
     es_tok = tokenize([p[1] for p in pairs])
-    split = [split_of(p[2]) for p in pairs]
+    split, parallel, lang = partition(cfg, [p[2] for p in pairs], [len(t) for t in en_tok],
+                                      [len(t) for t in es_tok])
+    mono_idx = sorted(lang)
     short = [0 < len(en_tok[i]) <= cfg.max_words and 0 < len(es_tok[i]) <= cfg.max_words
              for i in range(len(pairs))]
-    rng = random.Random(cfg.seed)
-    train_short = [i for i in range(len(pairs)) if split[i] == "train" and short[i]]
-    rng.shuffle(train_short)
-    parallel = sorted(train_short[:cfg.parallel_pairs])
-    in_parallel = set(parallel)
-    mono_idx = [i for i in range(len(pairs)) if split[i] == "train" and i not in in_parallel
-                and 0 < len(en_tok[i]) <= cfg.mono_max_words
-                and 0 < len(es_tok[i]) <= cfg.mono_max_words]
-    rng.shuffle(mono_idx)
-    mono_idx = sorted(mono_idx[:cfg.mono_sentences or None])
-    # each monolingual verse in one language, by a hash of its key
-    lang = {i: "en" if split_of(pairs[i][2], 1, (0.5, 0.5, 0.0)) == "train" else "es"
-            for i in mono_idx}
     mono = [(en_tok[i], pairs[i][0]) if lang[i] == "en" else (es_tok[i], pairs[i][1])
             for i in mono_idx]
     vocab = Vocab([t for t, _ in mono] + [en_tok[i] for i in parallel]
@@ -130,7 +140,6 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
                   reserved=(*RESERVED, MASK, *TAGS.values()))
 
     # pre-training pairs: corrupted text + its language's tag -> the text
-    pre_steps = cfg.mono_max_words + 2
     noise_rng = random.Random(cfg.seed + 1)
     pre_train = [(corrupt(toks, cfg.noises, cfg.noise_p, noise_rng) + [TAGS[lang[i]]], toks,
                   text, text)
@@ -138,6 +147,8 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     held = [i for i in range(len(pairs)) if split[i] == "valid" and short[i]]
     pre_val = [(corrupt(en_tok[i], cfg.noises, cfg.noise_p, noise_rng) + [TAGS["en"]],
                 en_tok[i], pairs[i][0], pairs[i][0]) for i in held]
+    # room for every corrupted text (infilling may insert masks), its tag and <eos>
+    pre_steps = max(len(r[j]) for r in pre_train + pre_val for j in (0, 1)) + 1
     pre_data = _data(cfg, vocab, {"train": pre_train, "valid": pre_val, "test": pre_val},
                      pre_steps, "bible-denoising")
     # translation pairs: English + <2es> -> Spanish
@@ -199,7 +210,8 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     claim = (f"Pre-trained for {pre_seconds / 60:.1f} min on {len(pre_train):,} corrupted "
              f"copies ({'+'.join(cfg.noises)}, p = {cfg.noise_p}) of "
              f"{metrics['mono_english']:.0f} English and {metrics['mono_spanish']:.0f} Spanish "
-             f"verses (denoising validation loss {metrics['pretrain_first_val_loss']:.2f} → "
+             f"verses (denoising validation loss after the first epoch "
+             f"{metrics['pretrain_first_val_loss']:.2f}, at the end "
              f"{metrics['pretrain_last_val_loss']:.2f}), then fine-tuned on {len(parallel):,} "
              f"pairs, the Transformer reaches test BLEU {metrics['pretrained_test_bleu']:.2f} "
              f"against {metrics['scratch_test_bleu']:.2f} from random weights with the same "

@@ -9,7 +9,9 @@ that of the model's own greedy one). We measure test BLEU (greedy decoding) and 
 before and after, next to a control that spends the same epochs on more cross-entropy, so that
 "more training" is not mistaken for "RL helps". The learning rate of each continuation is
 chosen on the validation BLEU; test BLEU is computed once per chosen model. If RL does not
-help, the numbers say so.
+help, the numbers say so. The control trains as cross-entropy models train here (dropout on);
+self-critical training runs with dropout off (the model that draws is the model scored), so
+the two continuations differ in that too.
 
 Data and base model: ``transformer-mt``'s (English -> Spanish Bible verses of at most 15 words,
 d = 128, 2 + 2 blocks, 20 epochs of cross-entropy); ``from_run`` starts from a saved
@@ -94,7 +96,7 @@ def _base(cfg: Config, data, out_dir: Path):
         path = Path(cfg.from_run)
         model, src_vocab, tgt_vocab, _ = load_seq2seq(path / "checkpoint" if path.is_dir()
                                                       else path)
-        if (len(src_vocab), len(tgt_vocab)) != (len(data.src_vocab), len(data.tgt_vocab)):
+        if src_vocab != data.src_vocab or tgt_vocab != data.tgt_vocab:
             raise ConfigError(f"{cfg.from_run} was trained on other vocabularies "
                               f"({len(src_vocab)}/{len(tgt_vocab)} words, this corpus "
                               f"{len(data.src_vocab)}/{len(data.tgt_vocab)}); give a "

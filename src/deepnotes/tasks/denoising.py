@@ -91,7 +91,7 @@ def infill_spans(tokens: Sequence[str], p: float, rng: random.Random, lam: float
         start = rng.randrange(len(out) + 1)
         span = out[start:start + length]
         if MASK in span or (length and len(span) < length):
-            continue  # keep spans apart and inside the text
+            continue  # no span overlaps an earlier one or runs past the end (two may touch)
         out[start:start + length] = [MASK]
         covered += length
         if length == 0:

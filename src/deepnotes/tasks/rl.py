@@ -29,6 +29,7 @@ Notes: S6, S3, S4.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,10 +143,11 @@ def self_critical(model: nn.Module, data: Any, epochs: int, lr: float, batch_siz
     order_gen = torch.Generator().manual_seed(seed + 1)
     train = data.train
     run = SCSTRun()
+    was = model.training
     model.eval()  # no dropout: see the docstring
     bar = None
     n_batches = math.ceil(len(train) / batch_size)
-    if progress:
+    if (sys.stderr.isatty() if progress is None else progress):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs * n_batches, desc="self-critical", unit="batch")
@@ -199,5 +201,5 @@ def self_critical(model: nn.Module, data: Any, epochs: int, lr: float, batch_siz
         if bar is not None:
             bar.close()
         run.seconds = time.perf_counter() - t0
-        model.eval()
+        model.train(was)
     return run
