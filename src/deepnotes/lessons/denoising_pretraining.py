@@ -20,7 +20,7 @@ Pre-training: ``noise_copies`` corrupted copies of each monolingual verse (``noi
 the words and sentence permutation), teacher-forced cross-entropy on the original. Then both
 the pre-trained network and the same network from random weights are fine-tuned on the
 parallel set for the same epochs, each with its learning rate chosen on validation BLEU; the
-test BLEU (greedy) of each chosen model is reported. Quick mode (tests): 3,000 monolingual
+test BLEU (greedy) of each chosen model is reported. Quick mode (tests): 2,000 monolingual
 verses, 300 pairs, a small model.
 
 Notes: P6, S2, A11.
@@ -57,7 +57,7 @@ TAGS = {"en": "<2en>", "es": "<2es>"}
 
 @dataclass
 class Config(LessonConfig):
-    QUICK = {"mono_sentences": 3000, "parallel_pairs": 300, "embed_dim": 32, "ffn_hidden": 64,
+    QUICK = {"mono_sentences": 2000, "parallel_pairs": 300, "embed_dim": 32, "ffn_hidden": 64,
              "num_layers": 1, "dropout": 0.0, "pre_epochs": 3, "ft_epochs": 12,
              "ft_lrs": (3e-3,), "pre_lr": 3e-3}
 
