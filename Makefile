@@ -38,7 +38,7 @@ run: setup
 	$(VENV)/bin/deepnotes run $(LESSON) --out $(OUT)
 
 test: setup
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 --dist worksteal tests
 
 bench: setup
 	$(PY) benchmarks/run_all.py
