@@ -51,16 +51,14 @@ from deepnotes.models.bert import (
     word_vectors_by_layer,
 )
 from deepnotes.tasks.bert import (
-    build_sentence_pairs,
+    wordpiece_pairs,
     english_documents,
-    hold_out,
     mlm_floor,
     plot_pretraining,
     pretrain,
 )
 from deepnotes.tasks.bible import chapter_of, section_of
 from deepnotes.tasks.reading import TRAIN_BOOKS
-from deepnotes.text import WordPieceTokenizer
 
 NAME = "bert-pretraining"
 SUMMARY = ("a small English BERT pre-trained from scratch (MLM + NSP) on Austen, the Bible "
@@ -130,12 +128,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         docs = [docs[i] for i in sorted(torch.randperm(len(docs), generator=g)
                                         [:cfg.documents].tolist())]
     n_chars = sum(len(s) for d in docs for s in d)
-    train_docs, val_docs = hold_out(docs, cfg.val_documents, cfg.seed)
-    tokenizer = WordPieceTokenizer.train([s for d in train_docs for s in d], cfg.vocab_size)
-    train_pairs = build_sentence_pairs(train_docs, tokenizer, cfg.objective, cfg.max_length,
-                                       seed=cfg.seed)
-    val_pairs = build_sentence_pairs(val_docs, tokenizer, cfg.objective, cfg.max_length,
-                                     seed=cfg.seed + 1)
+    train_docs, val_docs, tokenizer, train_pairs, val_pairs = wordpiece_pairs(docs, cfg)
     bert_cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=cfg.hidden,
                           num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
                           intermediate_size=4 * cfg.hidden, max_position_embeddings=cfg.max_length)

@@ -61,16 +61,14 @@ from deepnotes.models.bert import (
     sentence_embeddings,
 )
 from deepnotes.tasks.bert import (
-    build_sentence_pairs,
+    wordpiece_pairs,
     choose_finetune,
     classification_batches,
-    hold_out,
     mlm_floor,
     predict,
     pretrain,
 )
 from deepnotes.tasks.bible import SECTIONS, chapter_of, verse_task
-from deepnotes.text import WordPieceTokenizer
 
 NAME = "multilingual-bert"
 SUMMARY = ("a small BERT pre-trained on English + Spanish Bible text (shared WordPiece), "
@@ -148,12 +146,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
             languages += ["en", "es"]
     n_chars = {lang: sum(len(s) for d, la in zip(docs, languages) if la == lang for s in d)
                for lang in ("en", "es")}
-    train_docs, val_docs = hold_out(docs, cfg.val_documents, cfg.seed)
-    tokenizer = WordPieceTokenizer.train([s for d in train_docs for s in d], cfg.vocab_size)
-    train_pairs = build_sentence_pairs(train_docs, tokenizer, cfg.objective, cfg.max_length,
-                                       seed=cfg.seed)
-    val_pairs = build_sentence_pairs(val_docs, tokenizer, cfg.objective, cfg.max_length,
-                                     seed=cfg.seed + 1)
+    train_docs, val_docs, tokenizer, train_pairs, val_pairs = wordpiece_pairs(docs, cfg)
     bert_cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=cfg.hidden,
                           num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
                           intermediate_size=4 * cfg.hidden,

@@ -752,3 +752,19 @@ def plot_pretraining(rows: list[dict], objective: str, unigram: float, path, uni
     b.set(xlabel="update", ylabel="validation accuracy", ylim=(0, 1), title=title)
     b.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def wordpiece_pairs(docs, cfg):
+    """The English pre-training lessons' set-up: hold out ``cfg.val_documents`` documents,
+    train a WordPiece vocabulary of ``cfg.vocab_size`` on the rest, build sentence pairs for
+    ``cfg.objective`` (NSP/SOP) of both; ``(train_docs, val_docs, tokenizer, train_pairs,
+    val_pairs)``."""
+    from deepnotes.text import WordPieceTokenizer
+
+    train_docs, val_docs = hold_out(docs, cfg.val_documents, cfg.seed)
+    tokenizer = WordPieceTokenizer.train([s for d in train_docs for s in d], cfg.vocab_size)
+    train_pairs = build_sentence_pairs(train_docs, tokenizer, cfg.objective, cfg.max_length,
+                                       seed=cfg.seed)
+    val_pairs = build_sentence_pairs(val_docs, tokenizer, cfg.objective, cfg.max_length,
+                                     seed=cfg.seed + 1)
+    return train_docs, val_docs, tokenizer, train_pairs, val_pairs
