@@ -12,7 +12,7 @@ OUT    ?= runs/$(LESSON)
 STAMP  := $(VENV)/.deepnotes-installed
 DATA_STAMP := $(VENV)/.deepnotes-data
 
-.PHONY: setup run test bench data concepts clean-venv
+.PHONY: setup run test bench data concepts notebooks clean-venv
 
 setup: $(STAMP) $(DATA_STAMP)
 
@@ -42,6 +42,10 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# every lesson as a Jupyter notebook in notebooks/ (generated, not committed)
+notebooks: setup
+	$(VENV)/bin/deepnotes notebook --all --out notebooks
 
 # docs/concepts.md: concept ID -> code, tests, lessons (tests/test_concepts.py checks it is fresh)
 concepts: $(STAMP)

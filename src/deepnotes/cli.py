@@ -13,6 +13,7 @@
     deepnotes tokenize TOKENIZER "text" [--pair "text2"]
     deepnotes embed "sentence" "sentence" [...] [--model minilm|FOLDER]
     deepnotes report [RUN_DIRS ...] [--out report.html]
+    deepnotes notebook LESSON | --all [--out DIR]
 
 Errors we expect (unknown names, bad --set values, missing data, broken checkpoints) print one
 sentence to stderr and exit with status 2, without a traceback. Anything unexpected prints one
@@ -465,12 +466,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebook(args: argparse.Namespace) -> int:
+    from deepnotes import lessons
+    from deepnotes.concepts import cited_in_code
+    from deepnotes.report.notebook import write_notebook
+
+    if bool(args.lesson) == bool(args.all):
+        raise DeepnotesError("name one lesson (deepnotes notebook mlp) or give --all for every "
+                             "lesson (deepnotes list lessons)")
+    chosen = [lessons.get(n) for n in (lessons.names() if args.all else [args.lesson])]
+    index = cited_in_code()  # concept -> documented functions, read once for every notebook
+    paths = [write_notebook(lesson, args.out, index=index) for lesson in chosen]
+    for path in paths:
+        print(path)
+    print(f"{len(paths)} notebook(s) in {args.out}/: open them in Jupyter or VS Code "
+          f"(quick mode by default; set QUICK = False in the config cell for the full run)")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list, "run": cmd_run, "train": cmd_train, "eval": cmd_eval, "data": cmd_data,
     "translate": cmd_translate, "generate": cmd_generate, "report": cmd_report,
     "neighbors": cmd_neighbors, "analogy": cmd_analogy,
     "tokenize": cmd_tokenize, "embed": cmd_embed,
-    "classify": cmd_classify,
+    "classify": cmd_classify, "notebook": cmd_notebook,
 }
 
 
@@ -599,6 +618,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="report.html", metavar="FILE.html",
                    help="the page to write (default report.html)")
     s.add_argument("--title", default="deepnotes report", help="the page's title")
+
+    s = sub.add_parser("notebook", help="a lesson as a Jupyter notebook (LESSON.ipynb)")
+    s.add_argument("lesson", nargs="?", help="a lesson (deepnotes list lessons)")
+    s.add_argument("--all", action="store_true", help="one notebook per lesson")
+    s.add_argument("--out", default="notebooks", metavar="DIR",
+                   help="folder for the notebooks (default notebooks)")
     return p
 
 
