@@ -144,3 +144,61 @@ def test_docstring_examples():
     result = doctest.testmod(conv_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 3
     assert result.failed == 0
+
+
+TCONV_CASES = [
+    # in, out, kernel, stride, padding, output_padding, bias, input shape
+    (8, 4, 4, 2, 1, 0, True, (2, 8, 7, 7)),  # DCGAN's 7 -> 14
+    (3, 2, 3, 2, 1, 1, False, (2, 3, 5, 6)),
+    (2, 3, (4, 3), (2, 1), (1, 0), (1, 0), True, (1, 2, 4, 5)),
+    (5, 1, 1, 1, 0, 0, True, (3, 5, 4, 4)),
+]
+
+
+@pytest.mark.parametrize("case", TCONV_CASES, ids=str)
+def test_conv_transpose2d_both_paths_match_torch_module(case):
+    """ConvTranspose2d (C2, C3): values and gradients of both paths equal torch's module's."""
+    cin, cout, k, s, p, op, bias, shape = case
+    torch.manual_seed(5)
+    ref = tnn.ConvTranspose2d(cin, cout, k, s, p, op, bias=bias).double()
+    torch.manual_seed(5)
+    fused = nn.ConvTranspose2d(cin, cout, k, s, p, op, bias=bias).double()
+    formula = nn.ConvTranspose2d(cin, cout, k, s, p, op, bias=bias, fused=False).double()
+    # the same initial draws as torch's module, and its state dict loads into ours
+    for key, value in ref.state_dict().items():
+        assert torch.equal(fused.state_dict()[key], value), key
+    formula.load_state_dict(ref.state_dict())
+    x = torch.randn(shape, dtype=f64, generator=torch.Generator().manual_seed(3))
+    y_ref, g_ref = _step(ref, x)
+    y_fused, g_fused = _step(fused, x)
+    y_formula, g_formula = _step(formula, x)
+    torch.testing.assert_close(y_fused, y_ref, atol=0, rtol=0)
+    torch.testing.assert_close(y_formula, y_ref, atol=1e-12, rtol=1e-10)
+    for a, b, c in zip(g_ref, g_fused, g_formula, strict=True):
+        torch.testing.assert_close(b, a, atol=0, rtol=0)
+        torch.testing.assert_close(c, a, atol=1e-12, rtol=1e-10)
+
+
+def test_conv_transpose2d_is_the_transpose_of_conv2d():
+    """<conv(x), y> = <x, conv_transpose(y)> with the same kernel: the adjoint map (C3)."""
+    from deepnotes import functional as F
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(4, 3, 3, 3, dtype=f64, generator=g)  # conv: 3 -> 4 channels
+    x = torch.randn(2, 3, 9, 9, dtype=f64, generator=g)
+    y = torch.randn(2, 4, 5, 5, dtype=f64, generator=g)  # conv output size, stride 2, pad 1
+    lhs = (F.conv2d(x, w, stride=2, padding=1) * y).sum()
+    rhs = (x * F.conv_transpose2d(y, w, stride=2, padding=1)).sum()
+    torch.testing.assert_close(lhs, rhs)
+
+
+def test_conv_transpose2d_rejects_bad_arguments():
+    from deepnotes import functional as F
+
+    with pytest.raises(ShapeError, match="weight of shape"):
+        F.conv_transpose2d(torch.zeros(1, 2, 3, 3), torch.zeros(3, 1, 2, 2))
+    with pytest.raises(ConfigError, match="output_padding < stride"):
+        F.conv_transpose2d(torch.zeros(1, 2, 3, 3), torch.zeros(2, 1, 2, 2), stride=1,
+                           output_padding=1)
+    with pytest.raises(ShapeError, match="expects input"):
+        nn.ConvTranspose2d(2, 3, 2)(torch.zeros(1, 4, 3, 3))

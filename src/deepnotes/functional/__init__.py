@@ -29,6 +29,7 @@ from deepnotes.functional.clip import clip_grad_norm_, grad_norm
 from deepnotes.functional.conv import (
     avg_pool2d,
     conv2d,
+    conv_transpose2d,
     conv_output_size,
     corr2d,
     max_pool2d,
@@ -96,6 +97,7 @@ __all__ = [
     "corr2d",
     "conv_output_size",
     "conv2d",
+    "conv_transpose2d",
     "max_pool2d",
     "avg_pool2d",
     # connectionist temporal classification (R10)

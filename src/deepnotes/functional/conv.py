@@ -17,7 +17,8 @@ from torch import Tensor
 
 from deepnotes.errors import ConfigError, ShapeError
 
-__all__ = ["corr2d", "conv_output_size", "conv2d", "max_pool2d", "avg_pool2d"]
+__all__ = ["corr2d", "conv_output_size", "conv2d", "conv_transpose2d", "max_pool2d",
+           "avg_pool2d"]
 
 
 def _pair(value: int | tuple[int, int] | list[int], name: str, fn: str,
@@ -177,6 +178,65 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         # + b_o
         y = y + bias.reshape(1, out_ch, 1)
     y = y.reshape(n, out_ch, ho, wo)  # (N, O, H_out, W_out)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                     output_padding: int | tuple[int, int] = 0) -> Tensor:
+    r"""Transposed convolution: every input pixel stamps a weighted copy of the kernel onto the
+    output, ``s`` pixels apart — the map whose matrix is the transpose of :func:`conv2d`'s, so
+    it turns an ``H`` × ``W`` map into a larger one (a generator's upsampling layer).
+
+    .. math::
+        Y_{n,o,\; i s_h + a - p_h,\; j s_w + b - p_w} \mathrel{+}= X_{n,c,i,j}\, W_{c,o,a,b},
+        \qquad Y_{n,o,\cdot,\cdot} \mathrel{+}= b_o
+
+    Computed as an ordinary convolution: put :math:`s - 1` zeros between input pixels, pad
+    :math:`k - 1 - p` zeros around (plus ``output_padding`` at the bottom and right), and
+    convolve with stride 1 by the kernel flipped in both spatial axes, its two channel axes
+    swapped.
+
+    Args:
+        x: input ``(N, C, H, W)`` or ``(C, H, W)``.
+        weight: ``(C, O, k_h, k_w)`` — torch's layout for a transposed convolution.
+        bias: ``(O,)`` or ``None``.
+        stride, padding: of the convolution this one transposes (``padding <= k - 1``).
+        output_padding: extra rows and columns at the bottom and right (``< stride``).
+
+    Shape:
+        - Output: ``(N, O, H_out, W_out)``, ``H_out = (H - 1) s_h - 2 p_h + k_h + op_h``.
+
+    Example:
+        >>> x = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
+        >>> conv_transpose2d(x, torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]]))  # d2l 13.10
+        tensor([[[[ 0.,  0.,  1.],
+                  [ 0.,  4.,  6.],
+                  [ 4., 12.,  9.]]]])
+
+    Notes: C2 (output size of the transposed convolution), C3.
+    """
+    x, unbatched = _check_image(x, "conv_transpose2d")
+    if weight.dim() != 4 or weight.shape[0] != x.shape[1]:
+        raise ShapeError(f"conv_transpose2d expects weight of shape (C={x.shape[1]}, O, k_h, "
+                         f"k_w) for input {tuple(x.shape)}, got {tuple(weight.shape)}")
+    sh, sw = _pair(stride, "stride", "conv_transpose2d", 1)
+    ph, pw = _pair(padding, "padding", "conv_transpose2d", 0)
+    oh, ow = _pair(output_padding, "output_padding", "conv_transpose2d", 0)
+    _, _, kh, kw = weight.shape
+    if ph > kh - 1 or pw > kw - 1 or oh >= sh or ow >= sw:
+        raise ConfigError(f"conv_transpose2d needs padding <= kernel - 1 and output_padding < "
+                          f"stride, got padding ({ph}, {pw}), kernel ({kh}, {kw}), "
+                          f"output_padding ({oh}, {ow}), stride ({sh}, {sw})")
+    n, c, h, w = x.shape
+    # s - 1 zeros between neighbouring input pixels
+    z = x.new_zeros(n, c, (h - 1) * sh + 1, (w - 1) * sw + 1)
+    z[:, :, ::sh, ::sw] = x  # (N, C, (H-1)s+1, (W-1)s+1)
+    # k - 1 - p zeros around, output_padding more at the bottom and right
+    z = TF.pad(z, (kw - 1 - pw, kw - 1 - pw + ow, kh - 1 - ph, kh - 1 - ph + oh))
+    # the kernel flipped in both axes, (C, O) swapped to (O, C)
+    k = weight.flip(-2, -1).transpose(0, 1)  # (O, C, kh, kw)
+    y = conv2d(z, k, bias)  # (N, O, H_out, W_out)
     return y.squeeze(0) if unbatched else y
 
 

@@ -15,7 +15,7 @@ from deepnotes.nn.activation import (
     make_activation,
 )
 from deepnotes.nn.attention import AdditiveAttention, DotProductAttention, MultiHeadAttention
-from deepnotes.nn.conv import AvgPool2d, Conv2d, MaxPool2d
+from deepnotes.nn.conv import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d
 from deepnotes.nn.dropout import Dropout, GaussianNoise
 from deepnotes.nn.losses import (
     BCEWithLogitsLoss,
@@ -27,6 +27,7 @@ from deepnotes.nn.losses import (
 from deepnotes.nn.norms import BatchNorm1d, BatchNorm2d, LayerNorm
 from deepnotes.nn.positional import LearnedPositionalEmbedding, PositionalEncoding
 from deepnotes.nn.recurrent import GRU, LSTM, RNN, JordanRNN
+from deepnotes.nn.spectral import SpectralNorm, spectral_norm, spectral_norm_sigma
 from deepnotes.nn.transformer import (
     AddNorm,
     PositionWiseFFN,
@@ -40,9 +41,10 @@ __all__ = [
     "Dropout", "GaussianNoise",
     "MSELoss", "L1Loss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MaskedCrossEntropyLoss",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-    "Conv2d", "MaxPool2d", "AvgPool2d",
+    "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d",
     "AdditiveAttention", "DotProductAttention", "MultiHeadAttention",
     "PositionalEncoding", "LearnedPositionalEmbedding",
     "RNN", "GRU", "LSTM", "JordanRNN",
+    "SpectralNorm", "spectral_norm", "spectral_norm_sigma",
     "PositionWiseFFN", "AddNorm", "TransformerEncoderBlock", "TransformerDecoderBlock",
 ]

@@ -101,6 +101,80 @@ class Conv2d(nn.Module):
         return s + f", fused={self.fused}"
 
 
+class ConvTranspose2d(nn.Module):
+    r"""Transposed 2-D convolution layer (a learnable upsampling, e.g. in a DCGAN generator).
+
+    .. math::
+        Y_{n,o,\; i s + a - p,\; j s + b - p} \mathrel{+}= X_{n,c,i,j}\, W_{c,o,a,b}
+
+    See :func:`deepnotes.functional.conv_transpose2d`. Parameters and initialisation as
+    ``torch.nn.ConvTranspose2d`` (``weight`` of shape ``(C, O, k_h, k_w)``, uniform bounds from
+    the fan-in ``O k_h k_w``), so state dicts load both ways.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding: as :class:`Conv2d`.
+        output_padding: extra rows/columns at the bottom and right. Default ``0``.
+        bias: learn :math:`b`. Default ``True``.
+        fused: ``torch.nn.functional.conv_transpose2d`` (``True``) or ours. Default ``True``.
+
+    Shape:
+        - Output: ``(N, O, H_out, W_out)``, ``H_out = (H - 1) s - 2 p + k + output_padding``.
+
+    Example:
+        >>> ConvTranspose2d(8, 4, 4, stride=2, padding=1)(torch.zeros(2, 8, 7, 7)).shape
+        torch.Size([2, 4, 14, 14])
+
+    Notes: C2, C3.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 output_padding: int | tuple[int, int] = 0, bias: bool = True,
+                 fused: bool = True) -> None:
+        super().__init__()
+        if int(in_channels) < 1 or int(out_channels) < 1:
+            raise ConfigError(f"ConvTranspose2d needs in_channels >= 1 and out_channels >= 1, "
+                              f"got {in_channels} and {out_channels}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size", "ConvTranspose2d", 1)
+        self.stride = _pair(stride, "stride", "ConvTranspose2d", 1)
+        self.padding = _pair(padding, "padding", "ConvTranspose2d", 0)
+        self.output_padding = _pair(output_padding, "output_padding", "ConvTranspose2d", 0)
+        self.fused = fused
+        self.weight = nn.Parameter(
+            torch.empty(self.in_channels, self.out_channels, *self.kernel_size))  # (C, O, kh, kw)
+        if bias:
+            self.bias = nn.Parameter(torch.empty(self.out_channels))  # (O,)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # torch's scheme; for this weight layout the fan-in is O·kh·kw
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.out_channels * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1.0 / math.sqrt(fan_in)
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() not in (3, 4) or x.shape[-3] != self.in_channels:
+            raise ShapeError(f"ConvTranspose2d({self.in_channels}, {self.out_channels}) expects "
+                             f"input of shape (N, {self.in_channels}, H, W), got "
+                             f"{tuple(x.shape)}")
+        if self.fused:
+            return TF.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                       self.output_padding)
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, "
+                f"output_padding={self.output_padding}, bias={self.bias is not None}, "
+                f"fused={self.fused}")
+
+
 class _Pool2d(nn.Module):
     _name = ""
 
