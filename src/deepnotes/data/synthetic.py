@@ -1,4 +1,5 @@
-"""Synthetic regression data with a known answer: a noisy line and a noisy polynomial.
+"""Synthetic data with a known answer: a noisy line, a noisy polynomial, and 2-D Gaussian
+mixtures (a ring of 8, a grid of 25) whose modes a GAN should all reach.
 
 Linear (d2l ``synthetic_data``): :math:`y = Xw + b + \\epsilon`, :math:`X \\sim N(0, 1)`,
 :math:`\\epsilon \\sim N(0, \\text{noise}^2)`; training should recover ``w`` and ``b``.
@@ -12,7 +13,8 @@ Example:
     >>> X.shape, y.shape
     (torch.Size([1000, 2]), torch.Size([1000, 1]))
 
-Notes: B8 (the data the notes' minibatch SGD linear regression is trained on), G3.
+Notes: B8 (the data the notes' minibatch SGD linear regression is trained on), G3, N5 (the
+2-D mixtures: :func:`gaussian_ring`, :func:`gaussian_grid`).
 """
 
 from __future__ import annotations
@@ -184,3 +186,95 @@ def load_synthetic_polynomial(
     return ArrayDataset(
         features, y, name="synthetic-polynomial", task="regression", split=split, meta=meta
     )
+
+
+# ----------------------------------------------------------------------------- 2-D mixtures
+def _mixture(n: int, centers: torch.Tensor, std: float,
+             generator: torch.Generator | None) -> torch.Tensor:
+    """``n`` draws of the equal-weight mixture :math:`\\frac1K \\sum_k N(c_k, \\text{std}^2 I)`."""
+    _check_n(n)
+    if not std >= 0:
+        raise ConfigError(f"std must be a standard deviation >= 0, got {std!r}")
+    # k ~ Uniform{0..K-1},  x = c_k + std · ε,  ε ~ N(0, I)
+    k = torch.randint(centers.shape[0], (n,), generator=generator)  # (n,)
+    noise = torch.randn(n, centers.shape[1], generator=generator)  # (n, 2)
+    return centers[k] + std * noise  # (n, 2)
+
+
+def gaussian_ring(
+    n: int,
+    modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.02,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw ``n`` points from ``modes`` equal-weight 2-D Gaussians evenly spaced on a circle.
+
+    Centers :math:`c_k = r(\\cos(2\\pi k/K), \\sin(2\\pi k/K))`; each point picks a mode
+    uniformly and adds :math:`N(0, \\text{std}^2 I)`. The defaults are the mode-collapse
+    benchmark of the Unrolled GAN paper (Metz et al., 2017: 8 modes, radius 2, std 0.02), also
+    used by VEEGAN and PacGAN; score a generator on it with
+    :func:`deepnotes.metrics.mode_coverage` (``std`` as here).
+
+    Args:
+        n: number of points.
+        modes: number of Gaussians K. Default: 8.
+        radius: radius of the circle of centers. Default: 2.
+        std: standard deviation of each Gaussian. Default: 0.02.
+        generator: draw from this generator; None uses torch's global generator (seeded by
+            ``torch.manual_seed``), so repeated calls give fresh batches.
+
+    Shape:
+        - points: :math:`(n, 2)`, centers: :math:`(K, 2)`, float32.
+
+    Example:
+        >>> x, centers = gaussian_ring(1000, generator=torch.Generator().manual_seed(0))
+        >>> x.shape, centers.shape, centers[0].tolist()
+        (torch.Size([1000, 2]), torch.Size([8, 2]), [2.0, 0.0])
+
+    Notes: N5 (mode collapse).
+    """
+    if isinstance(modes, bool) or not isinstance(modes, int) or modes < 1:
+        raise ConfigError(f"modes must be a positive integer, got {modes!r}")
+    angles = 2 * math.pi * torch.arange(modes, dtype=torch.float64) / modes  # (K,)
+    # c_k = r (cos θ_k, sin θ_k)
+    centers = (radius * torch.stack([angles.cos(), angles.sin()], dim=1)).float()  # (K, 2)
+    return _mixture(n, centers, std, generator), centers
+
+
+def gaussian_grid(
+    n: int,
+    side: int = 5,
+    spacing: float = 2.0,
+    std: float = 0.05,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw ``n`` points from ``side²`` equal-weight 2-D Gaussians on a square grid centred at 0.
+
+    Centers :math:`((i - \\frac{s-1}2) d, (j - \\frac{s-1}2) d)` for :math:`i, j < s`: with
+    the defaults the 25 points of :math:`\\{-4, -2, 0, 2, 4\\}^2`, std 0.05 (the grid-of-25
+    benchmark of VEEGAN and PacGAN, after the Unrolled GAN paper's mixtures).
+
+    Args:
+        n: number of points.
+        side: Gaussians per row and column (K = side²). Default: 5.
+        spacing: distance d between neighbouring centers. Default: 2.
+        std: standard deviation of each Gaussian. Default: 0.05.
+        generator: draw from this generator; None uses torch's global generator.
+
+    Shape:
+        - points: :math:`(n, 2)`, centers: :math:`(\\text{side}^2, 2)`, float32.
+
+    Example:
+        >>> x, centers = gaussian_grid(500, generator=torch.Generator().manual_seed(0))
+        >>> x.shape, centers.shape, centers[0].tolist(), centers[12].tolist()
+        (torch.Size([500, 2]), torch.Size([25, 2]), [-4.0, -4.0], [0.0, 0.0])
+
+    Notes: N5 (mode collapse).
+    """
+    if isinstance(side, bool) or not isinstance(side, int) or side < 1:
+        raise ConfigError(f"side must be a positive integer, got {side!r}")
+    coords = (torch.arange(side, dtype=torch.float64) - (side - 1) / 2) * spacing  # (side,)
+    gx, gy = torch.meshgrid(coords, coords, indexing="ij")  # (side, side) each
+    centers = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1).float()  # (side², 2)
+    return _mixture(n, centers, std, generator), centers

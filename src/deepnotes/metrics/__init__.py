@@ -6,9 +6,11 @@
 - translation: BLEU as in the notes and sacrebleu-compatible corpus BLEU (S4);
 - extractive QA: the best span, SQuAD's exact match and F1 (P4);
 - word vectors: cosine similarity, neighbours, 3CosAdd/3CosMul analogies and their accuracy
-  on the Google set, Spearman/Pearson on word-pair similarity sets, as gensim scores them (E7).
+  on the Google set, Spearman/Pearson on word-pair similarity sets, as gensim scores them (E7);
+- generators: FID (Fréchet distance of classifier features), a classifier's confidence, class
+  spread and Inception Score, mode coverage on 2-D mixtures, ROC AUC of anomaly scores (N5).
 
-Notes: B7, R8, R10, S4, E7, P4.
+Notes: B7, R8, R10, S4, E7, P4, N5.
 """
 
 from deepnotes.metrics.bleu import (
@@ -33,6 +35,16 @@ from deepnotes.metrics.embeddings import (
     pearson,
     sense_gap,
     spearman,
+)
+from deepnotes.metrics.generative import (
+    auroc,
+    classifier_scores,
+    fid,
+    frechet_distance,
+    gaussian_stats,
+    mode_coverage,
+    predicted_class_counts,
+    sqrtm_psd,
 )
 from deepnotes.metrics.perplexity import causal_perplexity, perplexity, perplexity_from_nll
 from deepnotes.metrics.qa import best_span, exact_match, normalize_answer, qa_scores, squad_f1
@@ -68,4 +80,13 @@ __all__ = [
     "pearson",
     "sense_gap",
     "spearman",
+    # generators (N5)
+    "auroc",
+    "classifier_scores",
+    "fid",
+    "frechet_distance",
+    "gaussian_stats",
+    "mode_coverage",
+    "predicted_class_counts",
+    "sqrtm_psd",
 ]
