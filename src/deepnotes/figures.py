@@ -18,7 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DPI", "draw_heatmap", "loss_curves", "plot_curves", "save_figure", "subplots"]
+__all__ = ["DPI", "draw_heatmap", "image_grid", "loss_curves", "plot_curves", "save_figure",
+           "subplots", "tile_images"]
 
 DPI = 110  # resolution of every saved figure
 
@@ -110,3 +111,41 @@ def draw_heatmap(ax: Any, weights: Any, xlabels: list[str], ylabels: list[str], 
     if colorbar:
         ax.figure.colorbar(image, ax=ax, fraction=0.04)
     return image
+
+
+def tile_images(images: Any, nrow: int = 8, pad: int = 2, value: float = 1.0) -> Any:
+    """Images ``(N, C, H, W)`` (or ``(N, H, W)``) tiled into one ``(rows·(H+pad), nrow·(W+pad),
+    C)`` array, row by row, ``pad`` pixels of ``value`` between them (C = 1 is dropped)."""
+    import torch
+
+    x = torch.as_tensor(images).detach().float().cpu()
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    n, c, h, w = x.shape
+    rows = (n + nrow - 1) // nrow
+    grid = torch.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), value)
+    for i in range(n):
+        r, k = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        grid[:, top:top + h, left:left + w] = x[i]
+    grid = grid.permute(1, 2, 0)  # (H', W', C)
+    return (grid[:, :, 0] if c == 1 else grid).numpy()
+
+
+def image_grid(images: Any, path: str | Path, nrow: int = 8, title: str = "",
+               row_labels: list[str] | None = None) -> str:
+    """Save images ``(N, C, H, W)`` with values in ``[0, 1]`` as one grid picture (grey for one
+    channel), optionally a label at the left of each row; returns the path."""
+    grid = tile_images(images, nrow=nrow)
+    n_rows = (len(images) + nrow - 1) // nrow
+    fig, ax = subplots(figsize=(max(3.0, nrow * 0.6), max(2.0, n_rows * 0.6 + 0.4)))
+    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    if row_labels:
+        h = grid.shape[0] / n_rows
+        ax.set_yticks([h * (i + 0.5) for i in range(n_rows)], row_labels[:n_rows], fontsize=7)
+    else:
+        ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)

@@ -14,7 +14,7 @@ import torch
 
 from deepnotes import lessons
 from deepnotes.lessons.overfitting import embed_shallow
-from deepnotes.lessons.time_series import k_step_forecast
+from deepnotes.lessons.time_series import k_step_forecast, latent_k_step_forecast
 from deepnotes.models import create
 
 
@@ -96,7 +96,19 @@ def test_time_series_one_step_beats_naive_and_error_grows_with_k(tmp_path):
     lin = [m[f"linear_mse_k{k}"] for k in ks]
     assert all(b > a for a, b in zip(lin, lin[1:])), lin
     assert all(math.isfinite(v) for v in m.values())
+    # B9, latent autoregressive model: the GRU's state fed its own predictions errs more with k
+    latent = [m[f"latent_rnn_mse_k{k}"] for k in ks]
+    assert all(b > a for a, b in zip(latent, latent[1:])), latent
+    assert m["latent_rnn_mse_k1"] < m["naive_mse_k1"]
+    assert m["latent_rnn_mse_k1"] < 2 * m["linear_mse_k1"]  # 0.39-0.45 vs 0.278, seeds 0-3
+    # settings chosen on the validation years: one row per candidate epoch, the best one kept
+    sel = r.tables["latent_rnn_selection"]
+    assert len(sel) == 25 and {row["hidden"] for row in sel} == {16}  # Config.QUICK
+    best = min(sel, key=lambda row: row["val_mse"])
+    assert (m["latent_rnn_hidden"], m["latent_rnn_epochs"]) == (best["hidden"], best["epochs"])
+    assert m["latent_rnn_val_mse"] == best["val_mse"] and m["linear_val_mse"] > 0
     _figures_exist(r)
+    assert len(r.figures) == 2
 
 
 def test_k_step_forecast_feeds_predictions_back():
@@ -120,7 +132,44 @@ def test_k_step_forecast_feeds_predictions_back():
     torch.testing.assert_close(got, want)
 
 
-def test_batch_size_small_batches_generalise_better_at_equal_epochs(tmp_path):
+class _Counter(torch.nn.Module):
+    """Predicts "the input plus one"; its state counts the steps it has read."""
+
+    def __init__(self):
+        super().__init__()
+        self.one = torch.nn.Parameter(torch.ones((), dtype=torch.float64))
+
+    def forward(self, x, state=None):
+        B = x.shape[0]
+        state = torch.zeros(1, B, 1, dtype=x.dtype) if state is None else state
+        return x + self.one, state + x.shape[1]
+
+
+def test_latent_k_step_forecast_feeds_predictions_back_with_the_state():
+    series = torch.arange(30, dtype=torch.float64) ** 2
+    targets = torch.tensor([12, 20, 29])
+    # x̂_{p-k+1} = x_{p-k} + 1 from the observed value, then +1 per fed-back step
+    got = latent_k_step_forecast(_Counter(), series, targets, (1, 3, 7))
+    for k in (1, 3, 7):
+        torch.testing.assert_close(got[k], series[targets - k] + k)
+    # a real GRU: the one-step forecast is its prediction after reading the whole prefix, and
+    # the 3-step one continues from that state on its own outputs
+    torch.manual_seed(0)
+    gru = create("rnn-regressor", hidden=6).double().eval()
+    z = torch.randn(30, dtype=torch.float64)
+    got = latent_k_step_forecast(gru, z, targets, (1, 3))
+    with torch.no_grad():
+        for i, p in enumerate(targets.tolist()):
+            pred, h = gru(z[:p].view(1, -1, 1))
+            torch.testing.assert_close(got[1][i], pred[0, -1, 0])
+            pred, h = gru(z[:p - 2].view(1, -1, 1))
+            nxt = pred[:, -1:]
+            for _ in range(2):
+                nxt, h = gru(nxt, h)
+            torch.testing.assert_close(got[3][i], nxt[0, 0, 0])
+
+
+def test_batch_size_small_batches_generalise_better_large_batches_end_sharper(tmp_path):
     r = _run("batch-size", tmp_path)
     m = r.metrics
     assert m["small_batch_test_accuracy"] >= m["large_batch_test_accuracy"]
@@ -132,5 +181,18 @@ def test_batch_size_small_batches_generalise_better_at_equal_epochs(tmp_path):
     updates = [row["updates_per_epoch"] for row in timing]
     assert all(b < a for a, b in zip(updates, updates[1:]))  # bigger batch, fewer updates per epoch
     assert all(row["seconds_per_update"] > 0 and row["timed_updates"] >= 3 for row in timing)
+    # equal updates (not epochs): both made exactly as many SGD steps, then sharpness measured
+    assert m["equal_updates_small_updates"] == m["equal_updates_large_updates"] == 100
+    assert m["equal_updates_large_examples_seen"] == 4 * m["equal_updates_small_examples_seen"]
+    for label in ("small", "large"):
+        for key in ("top_hessian_eigenvalue", "perturbation_sharpness", "train_loss"):
+            v = m[f"equal_updates_{label}_{key}"]
+            assert math.isfinite(v) and v > 0, (label, key, v)
+        assert m[f"equal_updates_{label}_test_accuracy"] > 0.5
+    # the large batch ends at the sharper point (2.4x and 2.8x on seeds 0 and 1)
+    assert (m["equal_updates_large_top_hessian_eigenvalue"]
+            > 1.5 * m["equal_updates_small_top_hessian_eigenvalue"])
+    rows = r.tables["sharpness"]
+    assert len(rows) == 10 and all(row["loss_increase"] > 0 for row in rows)
     assert (tmp_path / "checkpoint.safetensors").is_file()
     _figures_exist(r)

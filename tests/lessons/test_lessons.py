@@ -14,7 +14,7 @@ from deepnotes.lessons.base import LessonConfig
 # lessons on the harness: sizes from Config.QUICK, figures via deepnotes.figures, threads from
 # LessonConfig (extend to lessons.names() once every lesson is converted)
 # lessons whose quick mode is the full run (they take a second or two either way)
-NO_QUICK_VALUES = {"adaptive-lr", "time-series"}
+NO_QUICK_VALUES = {"adaptive-lr"}
 
 
 def _run(name, tmp_path, **overrides):

@@ -87,6 +87,9 @@ SMALL = {
                       lambda g: torch.randint(0, 30, (4, 7), generator=g), (4, 7, 6)),
     "ctc-reader": ({"in_features": 8, "hidden": 5, "num_classes": 11},
                    lambda g: torch.randn(3, 7, 8, generator=g), (3, 7, 11)),
+    # a series (B, T, C) -> the next value at every step (B, T, O) (and the state: out[1])
+    "rnn-regressor": ({"hidden": 5, "num_layers": 2},
+                      lambda g: torch.randn(3, 7, 1, generator=g), (3, 7, 1)),
     "bag-of-tokens": ({"vocab_size": 30, "num_classes": 3},
                       lambda g: (torch.randint(0, 30, (4, 7), generator=g),
                                  torch.tensor([7, 3, 1, 5])), (4, 3)),
@@ -127,6 +130,18 @@ SMALL = {
                                    torch.tensor([5, 3, 1])), (3, 3)),
     "fasttext": ({"vocab_size": 12, "dim": 5, "buckets": 20, "zero_output": False},
                  _word_windows, (4,)),
+    # GANs (N1, N4, N6): (noise (N, Z), labels (N,)) -> samples; (samples, labels) -> scores
+    "mlp-generator": ({"latent_dim": 4, "out_shape": (1, 5, 5), "hidden": (8,),
+                       "num_classes": 3, "batch_norm": True},
+                      lambda g: (torch.randn(4, 4, generator=g), torch.tensor([0, 2, 1, 2])),
+                      (4, 1, 5, 5)),
+    "mlp-discriminator": ({"in_shape": (2,), "hidden": (8, 8), "spectral_norm": True},
+                          lambda g: torch.randn(5, 2, generator=g), (5,)),
+    "dcgan-generator": ({"latent_dim": 6, "width": 3}, lambda g: torch.randn(4, 6, generator=g),
+                        (4, 1, 28, 28)),
+    "dcgan-discriminator": ({"width": 3, "num_classes": 3, "spectral_norm": True},
+                            lambda g: (torch.rand(4, 1, 28, 28, generator=g) * 2 - 1,
+                                       torch.tensor([0, 1, 2, 1])), (4,)),
     # (rows i (B,), cols j (B,), counts X_ij > 0 (B,)) -> weighted squared error (B,)
     "glove": ({"vocab_size": 12, "dim": 5},
               lambda g: (torch.randint(0, 12, (6,), generator=g),
@@ -212,7 +227,7 @@ def _run(model, x, seed=5):
         lead = (torch.zeros(()),)
     else:
         x = x.detach().clone().requires_grad_(True)
-        out = model(x)
+        out = _call(model, x)  # a recurrent model returns (outputs, state)
         inputs = [x, *model.parameters()]
         lead = ()
     gen = torch.Generator().manual_seed(seed)

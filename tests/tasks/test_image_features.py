@@ -27,10 +27,17 @@ N = 2000
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     path = tmp_path_factory.mktemp("fid") / "clf.safetensors"
+    torch.manual_seed(123)
     model = feature_classifier(path, epochs=1, limit=N, progress=False, device="cpu")
-    return path, model
+    drawn = torch.rand(3)
+    torch.manual_seed(123)
+    # training on its own seed left the caller's random stream where it was
+    assert torch.equal(drawn, torch.rand(3))
+    yield path, model
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,22 @@ Claims (notes O2; Hung-yi Lee's lecture on batch and momentum):
    notes: noisy small-batch updates escape sharp minima and end in flat ones). Part of the gap
    at equal epochs is simply that the large batch made far fewer updates; the lesson reports
    training accuracy beside test accuracy so both parts are visible.
+3. **Sharp vs flat minima at equal updates.** To take the number of updates out of the
+   comparison, a small-batch and a large-batch model are trained for the *same number of
+   updates* (so the large batch sees many more examples), and the sharpness of the point each
+   ends at is measured on training images: the top eigenvalue of the training loss's Hessian
+   (Lanczos on Hessian-vector products) and the mean training-loss increase under random weight
+   perturbations whose norm is a fixed fraction ρ of each weight tensor's norm
+   (:func:`deepnotes.analysis.sharpness.perturbation_sharpness`; relative, because batch
+   normalisation makes the loss blind to the scale of the weights before it). The claim
+   (Keskar et al., 2017): large-batch training lands in sharper minima and generalises worse.
 
 Model: ``lenet-modern`` (LeNet with ReLU, batch norm and max pooling), or with ``model=mlp`` an
 MLP (784-256-256-10). BatchNorm cannot normalise over a single example, so with a BatchNorm
 model the timing sweep starts at B = 2 instead of 1.
 Data: Fashion-MNIST, 60,000 training and 10,000 test images (quick: 1,000 and 1,000).
+
+Notes: O2 (batch size; sharp vs flat minima), B8.
 """
 
 from __future__ import annotations
@@ -34,20 +45,24 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from deepnotes.data import load
+from deepnotes.analysis import extreme_eigenpairs, model_closure
+from deepnotes.analysis.sharpness import perturbation_sharpness
+from deepnotes.data import MiniBatches, load
 from deepnotes.errors import ConfigError
 from deepnotes.figures import save_figure, subplots
 from deepnotes.lessons.base import LessonConfig, LessonResult
+from deepnotes.metrics import accuracy
 from deepnotes.models import create
 from deepnotes.nn import CrossEntropyLoss
 from deepnotes.optim import create_optimizer
 from deepnotes.runtime import resolve_device
 from deepnotes.tasks.classification import fit_classifier
+from deepnotes.train import TrainConfig, Trainer
 from deepnotes.train.checkpoint import save_model
 
 NAME = "batch-size"
 SUMMARY = ("time per update/epoch vs batch size 1..4096; small batches generalise better at equal "
-           "epochs (O2)")
+           "epochs; sharpness of small- vs large-batch minima at equal updates (O2)")
 CONCEPTS = ("O2", "B8")
 
 EPOCH_IMAGES = 60000  # a Fashion-MNIST epoch, for the per-epoch time
@@ -56,7 +71,9 @@ EPOCH_IMAGES = 60000  # a Fashion-MNIST epoch, for the per-epoch time
 @dataclass
 class Config(LessonConfig):
     QUICK = {"timing_batches": (2, 32, 512), "timing_seconds": 0.2, "large_batch": 1000,
-             "epochs": 2, "train_images": 1000, "test_images": 1000}
+             "epochs": 2, "train_images": 1000, "test_images": 1000, "equal_updates": 100,
+             "equal_updates_large_batch": 128, "sharpness_images": 256, "sharpness_samples": 4,
+             "lanczos_iters": 8}
 
     model: str = "lenet-modern"  # lenet-modern | mlp (784-256-256-10)
     timing_batches: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)  # batch sizes timed
@@ -70,6 +87,13 @@ class Config(LessonConfig):
     train_images: int = 60000  # training images for the accuracy comparison
     test_images: int | None = None  # test images (None: all 10,000)
     device: str = "auto"  # cpu | cuda | auto (timings on a GPU are synchronised)
+    # 3) equal updates, then the sharpness of each end point (same lr policy as above)
+    equal_updates: int = 1875  # SGD updates for both (one epoch of batch 32 on 60,000 images)
+    equal_updates_large_batch: int = 1024  # the large batch here (4,096 would take ~4x longer)
+    sharpness_images: int = 2000  # first training images the Hessian and perturbations see
+    sharpness_radius: float = 0.01  # ρ: each weight tensor moved by ρ times its own norm
+    sharpness_samples: int = 10  # random perturbations averaged
+    lanczos_iters: int = 20  # Lanczos steps for the top Hessian eigenvalue
 
 
 def _build(name: str) -> nn.Module:
@@ -130,6 +154,42 @@ def time_updates(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
             "seconds_per_epoch": per_update * math.ceil(EPOCH_IMAGES / batch)}
 
 
+def train_for_updates(model: nn.Module, train, batch: int, lr: float, updates: int, seed: int,
+                      device: str) -> Trainer:
+    """Plain SGD for exactly ``updates`` steps of ``batch`` examples each (the last, smaller
+    batch of an epoch is dropped, so every update averages ``batch`` gradients)."""
+    loader = MiniBatches(train, batch_size=batch, shuffle=True, seed=seed, drop_last=True)
+    config = TrainConfig(epochs=math.ceil(updates / len(loader)), max_steps=updates, seed=seed,
+                         device=device, progress=False)
+    trainer = Trainer(model, create_optimizer("sgd", model.parameters(), lr=lr),
+                      CrossEntropyLoss(), loader, None, metrics={"accuracy": accuracy},
+                      config=config)
+    trainer.fit()
+    return trainer
+
+
+def sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Config,
+              radii: tuple[float, ...]) -> dict[str, float]:
+    r"""How sharp the training loss is at ``model``'s weights, on the images ``x``.
+
+    ``top_hessian_eigenvalue``: :math:`\lambda_{max}(\nabla^2 L)` by Lanczos
+    (``cfg.lanczos_iters`` Hessian-vector products); ``loss_increase_r{i}``: the mean of
+    :math:`\tfrac12[L(\theta + \delta) + L(\theta - \delta)] - L(\theta)` over
+    ``cfg.sharpness_samples`` random :math:`\delta` with :math:`\|\delta_l\| = \rho_i \|W_l\|`
+    per weight tensor (:func:`~deepnotes.analysis.sharpness.perturbation_sharpness`), one per
+    radius in ``radii``. Evaluated in eval mode (BatchNorm uses its running statistics).
+    """
+    model.eval()
+    loss = model_closure(model, CrossEntropyLoss(), x, y)
+    top = extreme_eigenpairs(loss, model, num_iters=cfg.lanczos_iters, seed=cfg.seed)
+    with torch.no_grad():
+        out = {"loss": float(loss()), "top_hessian_eigenvalue": float(top.values[-1])}
+    for i, rho in enumerate(radii):
+        out[f"loss_increase_r{i}"] = perturbation_sharpness(
+            loss, model, rho, cfg.sharpness_samples, seed=cfg.seed).mean
+    return out
+
+
 def run(cfg: Config, out_dir: Path) -> LessonResult:
     device = resolve_device(cfg.device)
     name = cfg.model
@@ -140,6 +200,12 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     if not cfg.small_batch < large <= n_train:
         raise ConfigError(f"need small_batch < large_batch <= training images, got "
                           f"{cfg.small_batch}, {large}, {n_train}")
+    if not cfg.small_batch < cfg.equal_updates_large_batch <= n_train:
+        raise ConfigError(f"need small_batch < equal_updates_large_batch <= training images, "
+                          f"got {cfg.small_batch}, {cfg.equal_updates_large_batch}, {n_train}")
+    if cfg.equal_updates < 1 or not 0 < cfg.sharpness_images <= n_train:
+        raise ConfigError(f"need equal_updates >= 1 and 0 < sharpness_images <= {n_train}, got "
+                          f"{cfg.equal_updates} and {cfg.sharpness_images}")
     min_batch = 2 if _has_batch_norm(probe) else 1  # BN needs two examples to normalise over
     timing_batches = sorted({max(b, min_batch) for b in cfg.timing_batches})
     min_seconds = cfg.timing_seconds
@@ -169,6 +235,21 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         train_eval = fit.trainer.evaluate(fit.trainer.train_data)
         runs[label] = {"batch": b, "fit": fit, "model": model, "train": train_eval}
 
+    # 3) equal numbers of updates, then the sharpness of each end point on training images
+    x_sharp = acc_train.x[:cfg.sharpness_images].to(device)
+    y_sharp = acc_train.y[:cfg.sharpness_images].to(device)
+    radii = tuple(cfg.sharpness_radius * m for m in (0.25, 0.5, 1.0, 2.0, 4.0))
+    equal = {}
+    for label, b in (("small", cfg.small_batch), ("large", cfg.equal_updates_large_batch)):
+        torch.manual_seed(cfg.seed)
+        model = _build(name)
+        trainer = train_for_updates(model, acc_train, b, _lr_for(cfg, b), cfg.equal_updates,
+                                    cfg.seed, str(device))
+        test_eval = trainer.evaluate(MiniBatches(test, 1024, shuffle=False))
+        train_eval = trainer.evaluate(MiniBatches(acc_train, 1024, shuffle=False))
+        equal[label] = {"batch": b, "updates": trainer.step, "test": test_eval,
+                        "train": train_eval, **sharpness(model, x_sharp, y_sharp, cfg, radii)}
+
     metrics: dict[str, float] = {"threads": float(torch.get_num_threads()),
                                  "epochs": float(epochs), "train_images": float(n_train),
                                  "cuda": float(device.type == "cuda")}
@@ -192,25 +273,59 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         # measured, not estimated: the mean wall-clock seconds of one training epoch
         metrics[f"{label}_batch_measured_seconds_per_epoch"] = (
             sum(row["seconds"] for row in fit.history.rows) / len(fit.history.rows))
+    metrics["equal_updates"] = float(cfg.equal_updates)
+    metrics["sharpness_radius"] = cfg.sharpness_radius
+    for label, r in equal.items():
+        pre = f"equal_updates_{label}"
+        metrics.update({
+            f"{pre}_batch": float(r["batch"]), f"{pre}_updates": float(r["updates"]),
+            f"{pre}_examples_seen": float(r["batch"] * r["updates"]),
+            f"{pre}_test_accuracy": r["test"]["accuracy"], f"{pre}_test_loss": r["test"]["loss"],
+            f"{pre}_train_accuracy": r["train"]["accuracy"],
+            f"{pre}_train_loss": r["train"]["loss"],
+            f"{pre}_gap": r["train"]["accuracy"] - r["test"]["accuracy"],
+            f"{pre}_top_hessian_eigenvalue": r["top_hessian_eigenvalue"],
+            # radius index 2 is ρ itself (the others are ρ/4, ρ/2, 2ρ, 4ρ: the figure)
+            f"{pre}_perturbation_sharpness": r["loss_increase_r2"]})
     history = [{"epoch": a["epoch"], "small_train_loss": a["train_loss"],
                 "large_train_loss": b["train_loss"], "small_val_accuracy": a["val_accuracy"],
                 "large_val_accuracy": b["val_accuracy"]}
                for a, b in zip(runs["small"]["fit"].history.rows,
                                runs["large"]["fit"].history.rows)]
     figures = _plot(out_dir, name, timing, runs)
+    figures.append(_plot_sharpness(out_dir, name, cfg, equal, radii))
+    sharper = ("large" if equal["large"]["top_hessian_eigenvalue"]
+               > equal["small"]["top_hessian_eigenvalue"] else "small")
     return LessonResult(NAME, metrics, figures, history,
                         claim=(f"{name}: a bigger batch costs more per update; of B = "
                                f"{timing_batches[0]} ... {timing_batches[-1]} the epoch was "
                                f"fastest at B = {fastest} on this {device.type}; at equal epochs "
                                f"(lr policy {cfg.lr_scaling!r}) batch {cfg.small_batch} reaches a "
-                               f"higher test accuracy than batch {large}"),
+                               f"higher test accuracy than batch {large}; after "
+                               f"{cfg.equal_updates} updates each, the {sharper}-batch model "
+                               f"(B = {equal[sharper]['batch']}) sits at the sharper point (top "
+                               f"Hessian eigenvalue)"),
                         tables={"timing": timing,
                                 "accuracy": [{"batch_size": r["batch"],
                                               "lr": _lr_for(cfg, r["batch"]),
                                               "updates": r["fit"].trainer.step,
                                               "train_accuracy": r["train"]["accuracy"],
                                               "test_accuracy": r["fit"].test["accuracy"]}
-                                             for r in runs.values()]},
+                                             for r in runs.values()],
+                                "equal_updates": [{"batch_size": r["batch"],
+                                                   "lr": _lr_for(cfg, r["batch"]),
+                                                   "updates": r["updates"],
+                                                   "train_accuracy": r["train"]["accuracy"],
+                                                   "test_accuracy": r["test"]["accuracy"],
+                                                   "top_hessian_eigenvalue":
+                                                       r["top_hessian_eigenvalue"],
+                                                   "perturbation_sharpness":
+                                                       r["loss_increase_r2"]}
+                                                  for r in equal.values()],
+                                "sharpness": [{"batch_size": r["batch"], "radius": rho,
+                                               "loss_increase": r[f"loss_increase_r{i}"]}
+                                              for r in equal.values()
+                                              for i, rho in enumerate(radii)]},
                         checkpoint=save_model(runs["small"]["model"], out_dir))
 
 
@@ -236,3 +351,25 @@ def _plot(out_dir: Path, name: str, timing: list[dict], runs: dict) -> list[str]
     axes[2].set_title("equal epochs: small vs large batch")
     axes[2].legend(fontsize=8)
     return [save_figure(fig, out_dir / "batch_size.png")]
+
+
+def _plot_sharpness(out_dir: Path, name: str, cfg: Config, equal: dict,
+                    radii: tuple[float, ...]) -> str:
+    fig, axes = subplots(1, 2, figsize=(11, 4))
+    for (label, r), style in zip(equal.items(), ("C0", "C3")):
+        b = r["batch"]
+        axes[0].loglog(radii, [r[f"loss_increase_r{i}"] for i in range(len(radii))],
+                       style + "o-", label=f"B={b}: test acc {r['test']['accuracy']:.3f}")
+    axes[0].axvline(cfg.sharpness_radius, color="k", lw=0.8, ls=":")
+    axes[0].set_xticks(radii, [f"{rho:g}" for rho in radii])
+    axes[0].tick_params(axis="x", which="minor", labelbottom=False)
+    axes[0].set_xlabel("ρ (perturbation norm / weight norm, per tensor)")
+    axes[0].set_ylabel("mean training-loss increase")
+    axes[0].set_title(f"{name}: {cfg.equal_updates} updates each")
+    axes[0].legend(fontsize=8)
+    labels = [f"B={r['batch']}" for r in equal.values()]
+    axes[1].bar(labels, [r["top_hessian_eigenvalue"] for r in equal.values()],
+                color=["C0", "C3"])
+    axes[1].set_ylabel("top Hessian eigenvalue (training loss)")
+    axes[1].set_title("sharpness at equal updates")
+    return save_figure(fig, out_dir / "batch_size_sharpness.png")

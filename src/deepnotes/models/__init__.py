@@ -27,6 +27,7 @@ INPUTS = {
     "frames": "sequences of feature vectors (N, T, F)",
     "graph": "node features and an adjacency mask",
     "points": "query points with key-value pairs (kernel regression)",
+    "noise": "noise vectors z (N, Z), and class labels (N,) for a conditional generator",
 }
 
 
@@ -36,9 +37,11 @@ TASKS = {
     "classification": "one class of a fixed set per input",
     "structured output": "an output with parts: a sequence, tags per token, a span, a translation",
     "representation": "vectors to reuse, learnt without labels (embeddings, pre-training)",
+    "generation": "new samples from a learnt distribution (GANs: generator and discriminator)",
 }
 TASK_OF = {
     "linear-regression": "regression", "nw-kernel-regression": "regression",
+    "rnn-regressor": "regression",
     "softmax-regression": "classification", "bag-of-tokens": "classification",
     "mlp": "classification", "lenet": "classification", "lenet-modern": "classification",
     "resnet": "classification", "small-cnn": "classification", "small-vit": "classification",
@@ -51,6 +54,8 @@ TASK_OF = {
     "bert-qa": "structured output", "gpt": "structured output",
     "word2vec": "representation", "glove": "representation", "fasttext": "representation",
     "bert": "representation", "bert-pretraining": "representation", "bilm": "representation",
+    "mlp-generator": "generation", "mlp-discriminator": "generation",
+    "dcgan-generator": "generation", "dcgan-discriminator": "generation",
 }
 
 

@@ -21,10 +21,13 @@ and class spread).
 
 from __future__ import annotations
 
+import contextlib
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -114,21 +117,36 @@ def feature_classifier(path: str | Path | None = None, *, epochs: int = 5, seed:
         load_checkpoint(st_path, net)
         return net.cpu().eval()
 
-    train = load("fashion-mnist", split="train", limit=limit)
-    test = load("fashion-mnist", split="test", limit=limit)
-    seed_everything(seed)
-    net = create(model)
-    start = time.perf_counter()
-    fit = fit_classifier(net, train, test, optimizer="adam", lr=LR, epochs=epochs,
-                         batch_size=BATCH_SIZE, seed=seed, progress=progress, device=device,
-                         scheduler_factory=cosine_over(epochs, -(-len(train) // BATCH_SIZE)))
-    seconds = time.perf_counter() - start
-    net = fit.model.cpu().eval()
-    state = {"test_accuracy": float(fit.test["accuracy"]), "train_seconds": seconds,
-             "epochs": epochs, "seed": seed, "train_images": len(train),
-             "test_images": len(test), "model": model}
+    # trained on its own seed without touching the caller's random streams: a lesson gets the
+    # same numbers whether the classifier was cached or trained just now
+    with _own_random_state():
+        train = load("fashion-mnist", split="train", limit=limit)
+        test = load("fashion-mnist", split="test", limit=limit)
+        seed_everything(seed)
+        net = create(model)
+        start = time.perf_counter()
+        fit = fit_classifier(net, train, test, optimizer="adam", lr=LR, epochs=epochs,
+                             batch_size=BATCH_SIZE, seed=seed, progress=progress, device=device,
+                             scheduler_factory=cosine_over(epochs, -(-len(train) // BATCH_SIZE)))
+        seconds = time.perf_counter() - start
+        net = fit.model.cpu().eval()
+        state = {"test_accuracy": float(fit.test["accuracy"]), "train_seconds": seconds,
+                 "epochs": epochs, "seed": seed, "train_images": len(train),
+                 "test_images": len(test), "model": model}
     save_checkpoint(st_path, net, trainer_state=state, model_info=model_info(net))
     return net
+
+
+@contextlib.contextmanager
+def _own_random_state() -> Iterator[None]:
+    """Run the block, then restore Python's, NumPy's and torch's (CPU) random states."""
+    py, np_state, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(np_state)
+        torch.set_rng_state(cpu)
 
 
 def _check_images(images: Tensor) -> Tensor:
