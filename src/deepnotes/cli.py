@@ -14,6 +14,7 @@
     deepnotes embed "sentence" "sentence" [...] [--model minilm|FOLDER]
     deepnotes report [RUN_DIRS ...] [--out report.html]
     deepnotes notebook LESSON | --all [--out DIR]
+    deepnotes sample CHECKPOINT [--n 64] [--label K] [--seed S] [--out grid.png]
 
 Errors we expect (unknown names, bad --set values, missing data, broken checkpoints) print one
 sentence to stderr and exit with status 2, without a traceback. Anything unexpected prints one
@@ -484,12 +485,22 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    from deepnotes.tasks.image_generation import load_generator, sample_figure
+
+    gen = load_generator(args.checkpoint)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(sample_figure(gen, out, n=args.n, label=args.label, seed=args.seed))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list, "run": cmd_run, "train": cmd_train, "eval": cmd_eval, "data": cmd_data,
     "translate": cmd_translate, "generate": cmd_generate, "report": cmd_report,
     "neighbors": cmd_neighbors, "analogy": cmd_analogy,
     "tokenize": cmd_tokenize, "embed": cmd_embed,
-    "classify": cmd_classify, "notebook": cmd_notebook,
+    "classify": cmd_classify, "notebook": cmd_notebook, "sample": cmd_sample,
 }
 
 
@@ -618,6 +629,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="report.html", metavar="FILE.html",
                    help="the page to write (default report.html)")
     s.add_argument("--title", default="deepnotes report", help="the page's title")
+
+    s = sub.add_parser("sample", help="draw samples of a trained GAN generator into a picture")
+    s.add_argument("checkpoint", help="a generator checkpoint (a GAN lesson's generators/METHOD)")
+    s.add_argument("--n", type=int, default=64, help="samples to draw (default 64)")
+    s.add_argument("--label", type=int, default=None,
+                   help="class to draw from (conditional generators; default: every class)")
+    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    s.add_argument("--out", default="samples.png", metavar="FILE.png",
+                   help="picture to write (default samples.png)")
 
     s = sub.add_parser("notebook", help="a lesson as a Jupyter notebook (LESSON.ipynb)")
     s.add_argument("lesson", nargs="?", help="a lesson (deepnotes list lessons)")

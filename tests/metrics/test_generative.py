@@ -173,6 +173,11 @@ def test_mode_coverage_on_hand_made_samples():
     q = torch.tensor([6, 3, 0, 1], dtype=torch.float64) / 10
     kl = float((q[q > 0] * (q[q > 0] * 4).log()).sum())
     assert r["kl_to_uniform"] == pytest.approx(kl)
+    # without the quality threshold the three points near mode 2 visit it: 4 modes, shares
+    # 6, 3, 3, 1 of 13
+    assert r["modes_visited"] == 3.0  # mode 3's single point is below min_count 2
+    p = torch.tensor([6, 3, 3, 1], dtype=torch.float64) / 13
+    assert r["kl_nearest_to_uniform"] == pytest.approx(float((p * (p * 4).log()).sum()))
     # with min_count 1 the stray point counts; the default is max(1, 13 // 16) = 1
     assert mode_coverage(samples, centers, std=std, min_count=1)["modes_covered"] == 3.0
     assert mode_coverage(samples, centers, std=std)["min_count"] == 1.0

@@ -310,6 +310,12 @@ def mode_coverage(samples: Tensor, centers: Tensor, std: float, threshold: float
     K]`: 0 when the covered modes are hit evenly, :math:`\log K` when all go to one mode (NaN
     when there is no high-quality sample).
 
+    Without the quality threshold, ``modes_visited`` counts the modes that are the nearest
+    center of at least ``min_count`` samples and ``kl_nearest_to_uniform`` is the same KL for
+    the nearest-center shares of all samples: a generator that spreads over every mode but
+    draws blurred points scores well here and poorly above; a collapsed one scores poorly on
+    both.
+
     Args:
         samples: generated points ``(N, 2)`` (any ``(N, D)`` works).
         centers: the mixture's means ``(K, D)``.
@@ -318,8 +324,8 @@ def mode_coverage(samples: Tensor, centers: Tensor, std: float, threshold: float
         min_count: high-quality samples a mode needs to count as covered. Default: see above.
 
     Returns:
-        ``{"modes_covered", "modes_total", "high_quality_share", "kl_to_uniform",
-        "min_count"}`` as floats.
+        ``{"modes_covered", "modes_visited", "kl_nearest_to_uniform", "modes_total",
+        "high_quality_share", "kl_to_uniform", "min_count"}`` as floats.
 
     Example:
         >>> centers = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
@@ -358,8 +364,13 @@ def mode_coverage(samples: Tensor, centers: Tensor, std: float, threshold: float
         kl = float(torch.special.xlogy(q, q * k).sum())
     else:
         kl = float("nan")
+    # the same without the quality threshold: where the samples go, sharp or not
+    visits = torch.bincount(nearest, minlength=k).to(torch.float64)  # (K,)
+    p = visits / n
     return {
         "modes_covered": float((counts >= min_count).sum()),
+        "modes_visited": float((visits >= min_count).sum()),
+        "kl_nearest_to_uniform": float(torch.special.xlogy(p, p * k).sum()),
         "modes_total": float(k),
         "high_quality_share": n_high / n,
         "kl_to_uniform": kl,

@@ -37,7 +37,7 @@ TASKS = {
     "classification": "one class of a fixed set per input",
     "structured output": "an output with parts: a sequence, tags per token, a span, a translation",
     "representation": "vectors to reuse, learnt without labels (embeddings, pre-training)",
-    "generation": "new samples from a learnt distribution (GANs: generator and discriminator)",
+    "generation": "new samples from a learnt distribution (GANs, VAEs)",
 }
 TASK_OF = {
     "linear-regression": "regression", "nw-kernel-regression": "regression",
@@ -56,6 +56,7 @@ TASK_OF = {
     "bert": "representation", "bert-pretraining": "representation", "bilm": "representation",
     "mlp-generator": "generation", "mlp-discriminator": "generation",
     "dcgan-generator": "generation", "dcgan-discriminator": "generation",
+    "vae": "generation",
 }
 
 
