@@ -266,3 +266,12 @@ def test_a_damaged_vocabulary_state_is_one_error(damage):
     damage(state)
     with pytest.raises(ConfigError, match="vocabulary"):
         Vocab.from_state_dict(state)
+
+
+@pytest.mark.parametrize("model, lesson", [("dcgan-generator", "dcgan"), ("vae", "vae"),
+                                           ("mlp-discriminator", "gan-toy")])
+def test_generative_models_point_to_their_lessons(capsys, tmp_path, model, lesson):
+    code, _, err = run(capsys, "train", model, "--data", "fashion-mnist", "--out",
+                       tmp_path / "x")
+    assert code == 2 and lesson in err and "deepnotes sample" in err
+    assert not (tmp_path / "x").exists()

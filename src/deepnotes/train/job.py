@@ -221,10 +221,21 @@ def train_help() -> str:
     return "\n".join(lines)
 
 
+#: models of the generative lessons, which `deepnotes train` does not train (and which lessons do)
+GENERATIVE_LESSONS = {"vae": ("vae",), "autoencoder": ("autoencoder",),
+                      "conv-autoencoder": ("autoencoder",)}
+
+
 def check_pair(model_name: str, ds: Any, data_name: str) -> None:
     """Raise :class:`ConfigError` (one sentence saying what fits) unless ``deepnotes train`` can
     train ``model_name`` on the array dataset ``ds``."""
     inputs = models.model_inputs(model_name)
+    if models.model_task(model_name) == "generation" or model_name in GENERATIVE_LESSONS:
+        lessons = GENERATIVE_LESSONS.get(model_name, ("gan-toy", "dcgan", "conditional-gan"))
+        raise ConfigError(
+            f"{model_name} is part of a generative model, which its lessons train "
+            f"({', '.join(lessons)}: `deepnotes run LESSON`), not `deepnotes train`; draw from "
+            f"a trained GAN generator with `deepnotes sample RUN/generators/METHOD`")
     if inputs not in TRAINABLE_INPUTS:
         sets = ", ".join(d.name for d in dn_data.entries() if d.kind in dn_data.ARRAY_KINDS)
         own = ""
