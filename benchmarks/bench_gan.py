@@ -12,6 +12,10 @@ architecture, batch and initial weights:
 - **plain PyTorch**: ``torch.nn`` layers of the same shapes, ``torch.optim.Adam``,
   ``F.binary_cross_entropy_with_logits``, the loop written out by hand.
 
+Our step also does work the plain loop skips — noise drawn on the CPU from its own generator
+(reproducible on any device), the JS estimate, the generator's gradient norm and six scalars
+read back for the log — so "time / plain" charges that bookkeeping to our loop.
+
 Spectral norm: forward + backward through a spectrally normalised 3×3 convolution (one power
 step per call) with :func:`deepnotes.nn.spectral_norm` vs
 ``torch.nn.utils.parametrizations.spectral_norm``.

@@ -20,6 +20,8 @@ def test_gan_toy_js_stuck_wasserstein_useful_and_mse_averages(tmp_path):
     m = _run("gan-toy", tmp_path).metrics
     assert m["js_min_off_zero"] > 0.6 and m["js_mean_off_zero"] < math.log(2) + 1e-6
     assert m["js_at_zero"] < 0.05
+    # far from the data the minimax gradient has vanished; the critic's has not
+    assert m["minimax_grad_abs_far"] < 0.1 * m["wgan_grad_abs_mean"]
     assert m["wasserstein_corr_abs_theta"] > 0.95
     assert 0.7 < m["wasserstein_over_abs_theta"] < 1.4
     assert m["wgan_grad_points_home"] == 1.0 and m["wgan_grad_abs_mean"] > 0.5
@@ -50,17 +52,17 @@ def test_conditional_gan_quick_run_and_sampling_one_class(tmp_path):
     r = _run("conditional-gan", tmp_path)
     m = r.metrics
     assert m["mean_real_floor"] < m["mean_other_class_fid"]  # the per-class scale is sound
-    for key in ("with_wrong", "without_wrong"):
+    for key in ("wrong_labels_w1", "no_wrong_labels"):
         assert 0 <= m[f"{key}_label_accuracy"] <= 1
         assert math.isfinite(m[f"{key}_mean_class_fid"])
     assert len(r.tables["per_class"]) == 20
     out = tmp_path / "bags.png"
     p = subprocess.run([sys.executable, "-m", "deepnotes.cli", "sample",
-                        str(tmp_path / "generators" / "with-wrong-labels"), "--label", "8",
+                        str(tmp_path / "generators" / "wrong-labels-w1"), "--label", "8",
                         "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert out.exists()
     p = subprocess.run([sys.executable, "-m", "deepnotes.cli", "sample",
-                        str(tmp_path / "generators" / "with-wrong-labels"), "--label", "12"],
+                        str(tmp_path / "generators" / "wrong-labels-w1"), "--label", "12"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "0..9" in p.stderr and "Traceback" not in p.stderr

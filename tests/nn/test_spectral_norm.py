@@ -27,7 +27,8 @@ def _pair(make, seed=0, **kw):
 @pytest.mark.parametrize("make, shape, dim", [
     (lambda: tnn.Linear(7, 5), (4, 7), None),
     (lambda: nn.Conv2d(3, 6, 3, padding=1), (2, 3, 6, 6), None),
-    # torch does not know our transposed convolution: tell it the output dimension
+    # torch does not know our transposed convolution: tell it the output dimension (ours
+    # finds it alone: see the next test)
     (lambda: nn.ConvTranspose2d(6, 3, 4, stride=2, padding=1), (2, 6, 5, 5), 1),
     (lambda: tnn.ConvTranspose2d(6, 3, 4, stride=2, padding=1), (2, 6, 5, 5), None),
 ], ids=["linear", "conv", "our-transposed", "torch-transposed"])
@@ -44,9 +45,9 @@ def test_same_sigma_outputs_and_gradients_as_torch_over_training_steps(make, sha
         g_ref = torch.autograd.grad(y_ref, list(ref.parameters()), up)
         for a, b in zip(g_ours, g_ref, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
-        with torch.no_grad():  # a parameter update between steps
-            for p, q in zip(ours.parameters(), ref.parameters(), strict=True):
-                p.sub_(0.1 * p.grad if p.grad is not None else 0.01 * p)
+        with torch.no_grad():  # a gradient step between forwards: σ must track a moving W
+            for p, q, gp in zip(ours.parameters(), ref.parameters(), g_ours, strict=True):
+                p.sub_(0.1 * gp)
                 q.copy_(p)
     # σ matches the exact largest singular value after the power steps
     sigma = nn.spectral_norm_sigma(ours)
@@ -54,7 +55,7 @@ def test_same_sigma_outputs_and_gradients_as_torch_over_training_steps(make, sha
     dim = 1 if "Transpose" in type(ours).__name__ else 0
     mat = raw.transpose(0, dim).flatten(1) if dim else raw.flatten(1)
     exact = torch.linalg.matrix_norm(mat, 2).item()
-    assert abs(sigma - exact) / exact < 0.02
+    assert abs(sigma - exact) / exact < 0.05  # one power step per forward lags a moving W
 
 
 def test_eval_mode_keeps_u_v_and_the_normalised_weight_has_norm_one():
@@ -75,3 +76,12 @@ def test_bad_arguments_are_refused_and_doctest_runs():
     with pytest.raises(ConfigError, match="n_power_iterations"):
         nn.spectral_norm(tnn.Linear(2, 2), n_power_iterations=0)
     assert doctest.testmod(sn_module).failed == 0
+
+
+def test_our_transposed_convolution_normalises_its_output_dimension_by_default():
+    torch.manual_seed(0)
+    ours = nn.spectral_norm(nn.ConvTranspose2d(6, 3, 4, stride=2, padding=1).double())
+    torch.manual_seed(0)
+    ref = torch_sn(nn.ConvTranspose2d(6, 3, 4, stride=2, padding=1).double(), dim=1)
+    x = torch.randn(2, 6, 5, 5, dtype=f64)
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-12, atol=1e-12)

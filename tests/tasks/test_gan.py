@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deepnotes.errors import ConfigError
+from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.models import create
 from deepnotes.tasks.gan import make_state, train_gan
 
@@ -76,8 +76,22 @@ def test_n6_conditional_discriminator_learns_to_reject_wrong_labels():
         right, wrong = d(x, y), d(x, 1 - y)
         fake0 = g(torch.randn(1000, 2), torch.zeros(1000, dtype=torch.long)).mean().item()
         fake1 = g(torch.randn(1000, 2), torch.ones(1000, dtype=torch.long)).mean().item()
-    assert (right - wrong).mean() > 1.0
     assert fake0 < -1.0 and fake1 > 1.0  # the generator follows the label
+    # the control: the same training without the negatives separates the labels far less
+    g0, d0 = _pair(classes=2, dim=1)
+    train_gan(g0, d0, x, y, updates=300, batch_size=128, lr_g=3e-3, lr_d=3e-3, progress=False)
+    with torch.no_grad():
+        gap0 = (d0(x, y) - d0(x, 1 - y)).mean()
+    gap = (right - wrong).mean()
+    assert gap > 1.0 and gap > 2 * gap0, (gap, gap0)
+
+
+def test_a_time_budget_stops_after_the_update_that_spends_it():
+    g, d = _pair()
+    seen = []
+    r = train_gan(g, d, _data(), updates=10**6, batch_size=64, max_seconds=0.0,
+                  callback=lambda u: seen.append(u), eval_every=0, progress=False)
+    assert r.updates == 1 and seen == [1] and len(r.history) == 1
 
 
 def test_bad_settings_are_refused():
@@ -88,6 +102,17 @@ def test_bad_settings_are_refused():
         make_state(g, d, method="sngan")
     with pytest.raises(ConfigError, match="wrong_label_weight"):
         make_state(g, d, method="wgan-gp", wrong_label_weight=1.0)
+    bn = create("dcgan-discriminator", width=3)  # batch norm: mixes the penalised samples
+    with pytest.raises(ConfigError, match="norm='layer'"):
+        make_state(create("dcgan-generator", latent_dim=4, width=3), bn, method="wgan-gp")
+    with pytest.raises(ConfigError, match="n_critic must be >= 1"):
+        make_state(g, d, n_critic=-1)
+    with pytest.raises(ConfigError, match="at least 2 classes"):
+        make_state(g, d, wrong_label_weight=1.0)
+    with pytest.raises(ConfigError, match="log_every"):
+        train_gan(g, d, _data(), log_every=0, progress=False)
+    with pytest.raises(ShapeError, match="class indices"):
+        train_gan(g, d, _data(64), torch.zeros(64), progress=False)
     with pytest.raises(ConfigError, match="batch_size"):
         train_gan(g, d, _data(16), batch_size=32, progress=False)
     with pytest.raises(ConfigError, match="non-finite"):

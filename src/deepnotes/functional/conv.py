@@ -201,7 +201,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         x: input ``(N, C, H, W)`` or ``(C, H, W)``.
         weight: ``(C, O, k_h, k_w)`` — torch's layout for a transposed convolution.
         bias: ``(O,)`` or ``None``.
-        stride, padding: of the convolution this one transposes (``padding <= k - 1``).
+        stride, padding: of the convolution this one transposes.
         output_padding: extra rows and columns at the bottom and right (``< stride``).
 
     Shape:
@@ -224,15 +224,15 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     ph, pw = _pair(padding, "padding", "conv_transpose2d", 0)
     oh, ow = _pair(output_padding, "output_padding", "conv_transpose2d", 0)
     _, _, kh, kw = weight.shape
-    if ph > kh - 1 or pw > kw - 1 or oh >= sh or ow >= sw:
-        raise ConfigError(f"conv_transpose2d needs padding <= kernel - 1 and output_padding < "
-                          f"stride, got padding ({ph}, {pw}), kernel ({kh}, {kw}), "
-                          f"output_padding ({oh}, {ow}), stride ({sh}, {sw})")
+    if oh >= sh or ow >= sw:
+        raise ConfigError(f"conv_transpose2d needs output_padding < stride, got output_padding "
+                          f"({oh}, {ow}) and stride ({sh}, {sw})")
     n, c, h, w = x.shape
     # s - 1 zeros between neighbouring input pixels
     z = x.new_zeros(n, c, (h - 1) * sh + 1, (w - 1) * sw + 1)
     z[:, :, ::sh, ::sw] = x  # (N, C, (H-1)s+1, (W-1)s+1)
-    # k - 1 - p zeros around, output_padding more at the bottom and right
+    # k - 1 - p zeros around, output_padding more at the bottom and right (p > k - 1: a
+    # negative pad crops)
     z = TF.pad(z, (kw - 1 - pw, kw - 1 - pw + ow, kh - 1 - ph, kh - 1 - ph + oh))
     # the kernel flipped in both axes, (C, O) swapped to (O, C)
     k = weight.flip(-2, -1).transpose(0, 1)  # (O, C, kh, kw)

@@ -72,7 +72,8 @@ def js_estimate(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         \mathrm{JS}(P_{data} \Vert P_G) \approx \frac{V(G, D) + \log 4}{2}
         \in [0, \log 2]
 
-    exact when :math:`D = D^*`; a weaker :math:`D` gives a lower bound.
+    exact when :math:`D = D^*`; a weaker :math:`D` gives a lower bound in expectation (one
+    batch's estimate from a poor :math:`D` can even be negative).
 
     Example:
         >>> js_estimate(torch.full((3,), 50.0), torch.full((3,), -50.0))  # D separates all
@@ -177,7 +178,7 @@ def gradient_penalty(critic: Callable[..., Tensor], real: Tensor, fake: Tensor, 
         raise ShapeError(f"gradient_penalty needs real and fake batches of one shape, got "
                          f"{tuple(real.shape)} and {tuple(fake.shape)}")
     eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator,
-                     device=torch.device("cpu") if generator is not None else real.device,
+                     device=generator.device if generator is not None else real.device,
                      dtype=real.dtype).to(real.device)
     # x̂ = ε x + (1 - ε) x̃
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)

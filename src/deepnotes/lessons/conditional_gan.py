@@ -58,7 +58,20 @@ def _per_class_fid(clf, samples: torch.Tensor, labels: torch.Tensor, real: torch
             for c in range(10)]
 
 
+def _tag(w: float) -> str:
+    """Names of a variant's files and metrics: ``no-wrong-labels``, ``wrong-labels-w1``."""
+    return "no-wrong-labels" if w == 0 else f"wrong-labels-w{w:g}"
+
+
 def run(cfg: Config, out_dir: Path) -> LessonResult:
+    from deepnotes.errors import ConfigError
+
+    if cfg.method not in ("gan", "minimax", "sngan"):
+        raise ConfigError(f"method must be gan, minimax or sngan (the GAN losses, which take "
+                          f"wrong-label negatives), got {cfg.method!r}")
+    if cfg.per_class < 2 or len(set(cfg.wrong_label_weights)) != len(cfg.wrong_label_weights):
+        raise ConfigError(f"per_class must be >= 2 and the wrong-label weights distinct, got "
+                          f"{cfg.per_class} and {cfg.wrong_label_weights}")
     if cfg.classifier_images is None:
         clf = feature_classifier(epochs=cfg.classifier_epochs, device="cpu")
     else:
@@ -94,11 +107,11 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
         got = image_probs(clf, samples).argmax(1)
         acc = [float((got[want == c] == c).float().mean()) for c in range(10)]
         fids = _per_class_fid(clf, samples, want, test01, test_y, n)
-        tag = "with" if w else "without"
-        save_model(gen, out_dir / "generators" / f"{tag}-wrong-labels")
+        tag = _tag(w)
+        save_model(gen, out_dir / "generators" / tag)
         grid = torch.stack([samples[want == c][:10] for c in range(10)]).flatten(0, 1)
-        figures.append(image_grid(grid, out_dir / f"cgan_grid_{tag}_wrong_labels.png", nrow=10,
-                                  title=f"one row per class ({tag} wrong-label negatives)",
+        figures.append(image_grid(grid, out_dir / f"cgan_grid_{tag}.png", nrow=10,
+                                  title=f"one row per class (wrong-label weight {w:g})",
                                   row_labels=list(CLASS_NAMES)))
         rows.append({"wrong_label_weight": w, "updates": r.updates,
                      "train_seconds": round(r.seconds, 1),
@@ -115,7 +128,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
                                  "mean_real_floor": sum(floor) / 10,
                                  "mean_other_class_fid": sum(other) / 10}
     for row in rows:
-        key = "with_wrong" if row["wrong_label_weight"] else "without_wrong"
+        key = _tag(row["wrong_label_weight"]).replace("-", "_")
         metrics[f"{key}_label_accuracy"] = row["label_accuracy"]
         metrics[f"{key}_mean_class_fid"] = row["mean_class_fid"]
     fig, ax = subplots(figsize=(9, 3.8))
@@ -132,8 +145,8 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     ax.legend(fontsize=8)
     figures.append(save_figure(fig, out_dir / "cgan_label_accuracy.png"))
     claim = ("Asked for a class, the conditional DCGAN draws it: label accuracy "
-             + ", ".join(f"{r['label_accuracy']:.3f} {'with' if r['wrong_label_weight'] else 'without'}"
-                         f" wrong-label negatives" for r in rows)
+             + ", ".join(f"{r['label_accuracy']:.3f} with wrong-label weight "
+                         f"{r['wrong_label_weight']:g}" for r in rows)
              + f" (real test images {real_acc:.3f}); mean per-class FID "
              + ", ".join(f"{r['mean_class_fid']:.2f}" for r in rows)
              + f" vs real floor {sum(floor) / 10:.2f} and another class's images "

@@ -75,11 +75,14 @@ def _classifier(cfg: Config, out_dir: Path):
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
+    from deepnotes.errors import ConfigError
+
     unknown = [m for m in cfg.methods if m not in _DISC]
     if unknown:
-        from deepnotes.errors import ConfigError
-
         raise ConfigError(f"methods must be among {sorted(_DISC)}, got {unknown}")
+    if cfg.val_images < max(2, cfg.eval_samples):
+        raise ConfigError(f"val_images ({cfg.val_images}) must be at least eval_samples "
+                          f"({cfg.eval_samples}): FID compares equal sample sizes")
     clf = _classifier(cfg, out_dir)
     # data: the GANs train on [-1, 1]; FID and the classifier read [0, 1]
     limit = None if cfg.train_images is None else cfg.train_images + cfg.val_images
@@ -163,7 +166,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
     ax2.legend(fontsize=8)
     figures.append(save_figure(fig, out_dir / "dcgan_curves.png"))
     best = min(rows, key=lambda r: r["test_fid"])
-    budget = (f"{cfg.seconds:.0f} s of CPU training" if cfg.seconds else
+    budget = (f"{cfg.seconds:.0f} s of training ({cfg.device})" if cfg.seconds else
               f"{cfg.max_updates} generator updates")
     claim = (f"At {budget} each, test FID ({n_fid} samples, our "
              f"classifier's features): " + ", ".join(f"{r['method']} {r['test_fid']:.2f}"

@@ -120,6 +120,9 @@ def _parallel_lines(cfg: Config, out: Path) -> tuple[dict[str, float], list[dict
          "js_min_off_zero": min(r["gan_js"] for r in off),
          "js_at_zero": at0[0]["gan_js"] if at0 else float("nan"),
          "minimax_grad_abs_max": max(abs(r["gan_grad_minimax"]) for r in off),
+         # far from the data (|θ| >= 0.5) the saturated discriminator leaves it nothing
+         "minimax_grad_abs_far": max(abs(r["gan_grad_minimax"]) for r in off
+                                     if abs(r["theta"]) >= 0.5),
          "nonsat_grad_abs_mean": sum(abs(r["gan_grad_nonsat"]) for r in off) / len(off),
          "wasserstein_corr_abs_theta": float(torch.corrcoef(torch.stack([w, a]))[0, 1]),
          "wasserstein_over_abs_theta": float((w / a).mean()),
@@ -252,18 +255,24 @@ def _many_answers(cfg: Config, out: Path) -> tuple[dict[str, float], list[dict],
 
 
 def run(cfg: Config, out_dir: Path) -> LessonResult:
+    from deepnotes.errors import ConfigError
+
     unknown = [m for m in cfg.mixtures if m not in _MIXTURES]
     if unknown:
-        from deepnotes.errors import ConfigError
-
         raise ConfigError(f"mixtures must be among {sorted(_MIXTURES)}, got {unknown}")
+    far = {abs(t) for t in cfg.thetas if abs(t) >= 0.5}
+    if len({abs(t) for t in cfg.thetas if t != 0}) < 2 or not far:
+        raise ConfigError(f"thetas needs at least two different non-zero sizes |θ|, one of them "
+                          f">= 0.5, got {cfg.thetas}")
     m1, lines, fig1 = _parallel_lines(cfg, out_dir)
     m2, mixtures, history, fig2 = _mixtures(cfg, out_dir)
     m3, answers, fig3 = _many_answers(cfg, out_dir)
     metrics = {**m1, **m2, **m3}
     claim = (f"Parallel lines: the JS estimate stays at {m1['js_mean_off_zero']:.3f} (log 2 = "
              f"0.693) for every θ ≠ 0 and the minimax generator gradient is at most "
-             f"{m1['minimax_grad_abs_max']:.1e}, while the WGAN-GP critic's estimate tracks |θ| "
+             f"{m1['minimax_grad_abs_far']:.1e} for |θ| ≥ 0.5 (the non-saturating one "
+             f"{m1['nonsat_grad_abs_mean']:.0f} on average: it explodes instead), while the "
+             f"WGAN-GP critic's estimate tracks |θ| "
              f"(correlation {m1['wasserstein_corr_abs_theta']:.3f}) with a gradient pointing "
              f"home in {m1['wgan_grad_points_home']:.0%} of cases. Mixtures: "
              + "; ".join(f"{r['mixture']} {r['method']} visits {int(r['modes_visited'])}/"

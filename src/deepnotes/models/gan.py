@@ -13,7 +13,7 @@ depends on whether image and label fit together, and real images paired with a w
 can serve as negatives.
 
 DCGAN (Radford et al., 2016) for 28 × 28: the generator projects :math:`z` to a 7 × 7 map with
-``4·width`` channels and doubles the size twice with stride-2 transposed convolutions (batch
+``2·width`` channels (then 14 × 14 with ``width``) and doubles the size twice with stride-2 transposed convolutions (batch
 norm and ReLU between, tanh out, images in :math:`[-1, 1]`); the discriminator halves it twice
 with stride-2 convolutions and leaky ReLU. ``norm`` chooses the discriminator's normalisation:
 batch norm for the GAN loss; none (or layer norm) for WGAN-GP, whose per-sample gradient
@@ -183,7 +183,7 @@ class MLPDiscriminator(nn.Module):
 @dataclass
 class DCGANGeneratorConfig:
     latent_dim: int = 64  # size of the noise z ~ N(0, I)
-    width: int = 64  # channels of the last hidden map (the first has 4·width... 2·width)
+    width: int = 64  # channels of the 14x14 map (the 7x7 map has 2·width)
     channels: int = 1  # image channels
     num_classes: int = 0  # > 0: conditional, one-hot label appended to z
     fused: bool = True  # torch's convolution kernels (False: our formulas)

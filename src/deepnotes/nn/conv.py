@@ -140,6 +140,9 @@ class ConvTranspose2d(nn.Module):
         self.stride = _pair(stride, "stride", "ConvTranspose2d", 1)
         self.padding = _pair(padding, "padding", "ConvTranspose2d", 0)
         self.output_padding = _pair(output_padding, "output_padding", "ConvTranspose2d", 0)
+        if any(o >= st for o, st in zip(self.output_padding, self.stride)):
+            raise ConfigError(f"ConvTranspose2d needs output_padding < stride, got "
+                              f"{self.output_padding} and {self.stride}")
         self.fused = fused
         self.weight = nn.Parameter(
             torch.empty(self.in_channels, self.out_channels, *self.kernel_size))  # (C, O, kh, kw)

@@ -1,14 +1,15 @@
 r"""Spectral normalisation (SNGAN): divide a weight by its largest singular value.
 
-A discriminator whose layers each have spectral norm at most 1 is 1-Lipschitz (for
+A discriminator whose dense layers each have spectral norm at most 1 is 1-Lipschitz (for
 1-Lipschitz activations), the constraint WGAN needs, without clipping weights and without a
-gradient penalty. The largest singular value :math:`\sigma(W)` is estimated by power
+gradient penalty. (For a convolution, σ of the reshaped kernel matrix can understate the
+layer's Lipschitz constant by up to about √(k_h k_w): SNGAN's bound is approximate there.) The largest singular value :math:`\sigma(W)` is estimated by power
 iteration, one step per training forward, carrying the vectors :math:`u, v` over from step to
 step (Miyato et al., 2018):
 
 .. math::
-    v \leftarrow \frac{W^\top u}{\lVert W^\top u\rVert},\qquad
     u \leftarrow \frac{W v}{\lVert W v\rVert},\qquad
+    v \leftarrow \frac{W^\top u}{\lVert W^\top u\rVert},\qquad
     \sigma(W) \approx u^\top W v,\qquad \bar W = W / \sigma(W)
 
 The weight is reshaped to a matrix with the output dimension as rows (dimension 1 for a

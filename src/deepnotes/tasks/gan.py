@@ -40,6 +40,7 @@ from deepnotes.errors import ConfigError, ShapeError
 from deepnotes.functional import gan as G
 from deepnotes.functional.losses import binary_cross_entropy_with_logits as bce_logits
 from deepnotes.models.gan import sample_noise
+from deepnotes.nn import BatchNorm1d, BatchNorm2d
 from deepnotes.optim import Adam, RMSprop
 
 __all__ = ["METHODS", "GANResult", "GANState", "fit_discriminator", "gan_step", "make_state",
@@ -71,6 +72,8 @@ class GANState:
     gp_weight: float = 10.0
     wrong_label_weight: float = 0.0
     rng: torch.Generator = field(default_factory=torch.Generator)
+    #: draws the wrong labels only, so adding the negatives changes no other random draw
+    aux_rng: torch.Generator = field(default_factory=torch.Generator)
 
 
 @dataclass
@@ -93,6 +96,19 @@ def make_state(generator: nn.Module, discriminator: nn.Module, *, method: str = 
     replaces the method's default."""
     if method not in METHODS:
         raise ConfigError(f"GAN method must be one of {', '.join(METHODS)}, got {method!r}")
+    for name, value, ok, rule in (
+            ("n_critic", n_critic, n_critic is None or n_critic >= 1, ">= 1"),
+            ("clip", clip, clip > 0, "> 0"), ("gp_weight", gp_weight, gp_weight >= 0, ">= 0"),
+            ("wrong_label_weight", wrong_label_weight, wrong_label_weight >= 0, ">= 0")):
+        if not ok:
+            raise ConfigError(f"{name} must be {rule}, got {value!r}")
+    if method in ("wgan-gp", "sngan") and any(
+            isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, BatchNorm1d, BatchNorm2d))
+            for m in discriminator.modules()):
+        what = "gradient penalty" if method == "wgan-gp" else "Lipschitz bound"
+        raise ConfigError(f"method {method} needs a discriminator without batch norm (it mixes "
+                          f"the samples the {what} treats one by one): build it with "
+                          f"norm='layer' or norm='none'")
     d_lr_g, d_lr_d, d_betas, d_n = METHODS[method]
     lr_g, lr_d = lr_g or d_lr_g, lr_d or d_lr_d
     n_critic = n_critic or d_n
@@ -114,9 +130,13 @@ def make_state(generator: nn.Module, discriminator: nn.Module, *, method: str = 
         raise ConfigError("the generator needs a config with latent_dim (build it with "
                           "deepnotes.models.create)")
     rng = torch.Generator().manual_seed(seed)
+    aux = torch.Generator().manual_seed(seed + 2)
+    classes = int(getattr(gcfg, "num_classes", 0))
+    if wrong_label_weight and classes < 2:
+        raise ConfigError(f"wrong_label_weight {wrong_label_weight} needs a conditional pair "
+                          f"with at least 2 classes (num_classes = {classes})")
     return GANState(generator, discriminator, opt_g, opt_d, method, int(n_critic), int(latent),
-                    int(getattr(gcfg, "num_classes", 0)), clip, gp_weight, wrong_label_weight,
-                    rng)
+                    classes, clip, gp_weight, wrong_label_weight, rng, aux)
 
 
 def _labels(y: Tensor | None) -> tuple[Tensor, ...]:
@@ -144,7 +164,9 @@ def gan_step(state: GANState, real_batches: Callable[[], tuple[Tensor, Tensor | 
                              "one none")
         n, device = x.shape[0], x.device
         z = sample_noise(n, s.latent_dim, s.rng, device)
-        y_fake = (None if y is None else
+        # a conditional critic's gradient penalty scores interpolates under one label: its
+        # fakes take the real batch's labels; the GAN losses draw labels uniformly
+        y_fake = (None if y is None else y if wgan else
                   torch.randint(0, s.num_classes, (n,), generator=s.rng).to(device))
         with torch.no_grad():
             fake = gen(z, *_labels(y_fake))
@@ -161,7 +183,7 @@ def gan_step(state: GANState, real_batches: Callable[[], tuple[Tensor, Tensor | 
             loss_d = G.discriminator_loss(real_s, fake_s)
             if s.wrong_label_weight and y is not None:
                 # real images with a wrong label are negatives too (N6)
-                shift = torch.randint(1, s.num_classes, (n,), generator=s.rng).to(device)
+                shift = torch.randint(1, s.num_classes, (n,), generator=s.aux_rng).to(device)
                 wrong = disc(x, (y + shift) % s.num_classes)
                 loss_d = loss_d + s.wrong_label_weight * bce_logits(
                     wrong, torch.zeros_like(wrong))
@@ -229,6 +251,17 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: Tensor,
     counted in ``seconds``); its dict is kept in ``evaluations``. A non-finite loss stops
     training with an error naming the update.
     """
+    for name, value, ok, rule in (
+            ("updates", updates, updates >= 1, ">= 1"),
+            ("log_every", log_every, log_every >= 1, ">= 1"),
+            ("eval_every", eval_every, eval_every >= 0, ">= 0 (0: only at the end)"),
+            ("max_seconds", max_seconds, max_seconds is None or max_seconds >= 0,
+             ">= 0 or None")):
+        if not ok:
+            raise ConfigError(f"train_gan: {name} must be {rule}, got {value!r}")
+    if labels is not None and (labels.shape != (len(data),) or labels.is_floating_point()):
+        raise ShapeError(f"labels must be class indices (N={len(data)},) of an integer type, "
+                         f"got {labels.dtype} {tuple(labels.shape)}")
     state = make_state(generator, discriminator, method=method, lr_g=lr_g, lr_d=lr_d,
                        betas=betas, n_critic=n_critic, clip=clip, gp_weight=gp_weight,
                        wrong_label_weight=wrong_label_weight, seed=seed)

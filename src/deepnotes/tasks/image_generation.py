@@ -46,6 +46,7 @@ def draw(generator: nn.Module, n: int, labels: Tensor | None = None, seed: int =
          batch_size: int = 1000) -> Tensor:
     """``n`` samples of ``generator`` in ``[0, 1]`` (eval mode; labels ``(n,)`` for a
     conditional one), reproducible from ``seed``."""
+    was_training = generator.training
     generator.eval()
     g = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
@@ -56,6 +57,7 @@ def draw(generator: nn.Module, n: int, labels: Tensor | None = None, seed: int =
         z = z_all[i:i + batch_size].to(device)
         extra = () if labels is None else (labels[i:i + batch_size].to(device),)
         out.append(((generator(z, *extra) + 1) / 2).clamp(0, 1).cpu())
+    generator.train(was_training)
     return torch.cat(out)
 
 
@@ -123,10 +125,12 @@ def sample_figure(generator: nn.Module, path: str | Path, n: int = 64, label: in
     shape = tuple(generator.config.out_shape) if hasattr(generator.config, "out_shape") \
         else (1, 28, 28)
     if shape == (2,):
+        generator.eval()
+        dev = next(generator.parameters()).device
         with torch.no_grad():
             z = sample_noise(count, generator.config.latent_dim,
-                             torch.Generator().manual_seed(seed))
-            pts = generator(z, *(() if labels is None else (labels,)))
+                             torch.Generator().manual_seed(seed), dev)
+            pts = generator(z, *(() if labels is None else (labels.to(dev),))).cpu()
         fig, ax = subplots(figsize=(4, 4))
         ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.5)
         ax.set_aspect("equal")
