@@ -142,6 +142,8 @@ SMALL = {
     "dcgan-discriminator": ({"width": 3, "num_classes": 3, "spectral_norm": True},
                             lambda g: (torch.rand(4, 1, 28, 28, generator=g) * 2 - 1,
                                        torch.tensor([0, 1, 2, 1])), (4,)),
+    "autoencoder": ({"hidden": (8,), "code_dim": 3}, _images(4), (4, 1, 28, 28)),
+    "conv-autoencoder": ({"width": 3, "code_dim": 4}, _images(3), (3, 1, 28, 28)),
     # VAE (N8, N9): images -> (logits, mu, logvar); logits from z = mu + sigma*eps (eval: mu)
     "vae": ({"image_shape": (1, 6, 6), "hidden": (8,), "latent_dim": 3},
             _images(4, side=6), (4, 1, 6, 6)),

@@ -56,6 +56,7 @@ TASK_OF = {
     "bert": "representation", "bert-pretraining": "representation", "bilm": "representation",
     "mlp-generator": "generation", "mlp-discriminator": "generation",
     "dcgan-generator": "generation", "dcgan-discriminator": "generation",
+    "autoencoder": "representation", "conv-autoencoder": "representation",
     "vae": "generation",
 }
 
