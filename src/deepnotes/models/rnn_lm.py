@@ -12,7 +12,7 @@ vocabulary entry as the next token:
 Training minimises the cross-entropy over time (the mean of :math:`-\log P(x_{t+1} \mid
 x_{\le t})` over all positions); its exponential is the perplexity (R8).
 
-Notes: R4, R5, R6, R7, R8.
+Notes: R4, R5, R6, R7, R8, A1 (one-hot or learned embedding input).
 """
 
 from __future__ import annotations
