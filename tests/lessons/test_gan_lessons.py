@@ -66,3 +66,20 @@ def test_conditional_gan_quick_run_and_sampling_one_class(tmp_path):
                         str(tmp_path / "generators" / "wrong-labels-w1"), "--label", "12"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "0..9" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_gan_augmentation_chooses_the_amount_on_validation(tmp_path):
+    """G6: real-only vs real + cGAN images, the amount chosen on validation, and a classifier
+    on generated images only; the test split is read once per classifier, never to choose."""
+    r = _run("gan-augmentation", tmp_path, extra_per_class=(10, 20))
+    rows = r.tables["training_sets"]
+    assert [row["training set"] for row in rows] == ["real only", "real + generated",
+                                                     "real + generated", "generated only"]
+    aug = rows[1:3]
+    best = max(aug, key=lambda row: row["val_accuracy"])
+    m = r.metrics
+    assert m["chosen_generated_per_class"] == best["generated_per_class"]
+    assert m["augmented_test_accuracy"] == best["test_accuracy"]
+    assert m["real_only_test_accuracy"] > 0.2  # 20 images per class already beat chance
+    assert [row["images"] for row in rows] == [200, 300, 400, 200]
+    assert (tmp_path / "gan_augmentation_samples.png").exists()
