@@ -147,6 +147,7 @@ SMALL = {
     # VAE (N8, N9): images -> (logits, mu, logvar); logits from z = mu + sigma*eps (eval: mu)
     "vae": ({"image_shape": (1, 6, 6), "hidden": (8,), "latent_dim": 3},
             _images(4, side=6), (4, 1, 6, 6)),
+    "cyclegan-generator": ({"width": 3, "blocks": 1}, _images(3), (3, 1, 28, 28)),
     # (rows i (B,), cols j (B,), counts X_ij > 0 (B,)) -> weighted squared error (B,)
     "glove": ({"vocab_size": 12, "dim": 5},
               lambda g: (torch.randint(0, 12, (6,), generator=g),

@@ -88,6 +88,10 @@ def load_generator(path: str | Path) -> nn.Module:
                 if inner else "")
         raise ConfigError(f"no checkpoint at {p} (looked for {st}){hint}")
     info = peek_checkpoint(st).get("model_info") or {}
+    if info.get("name") == "cyclegan-generator":
+        raise ConfigError(f"{st} holds a CycleGAN generator, which translates images rather "
+                          f"than drawing from noise; the cyclegan lesson's pairs figure shows "
+                          f"its translations")
     if info.get("name") not in GENERATORS:
         raise ConfigError(f"{st} holds {info.get('name') or 'an unnamed model'!r}, not a "
                           f"generator ({', '.join(GENERATORS)}); sample from a GAN lesson's "

@@ -223,7 +223,8 @@ def train_help() -> str:
 
 #: models of the generative lessons, which `deepnotes train` does not train (and which lessons do)
 GENERATIVE_LESSONS = {"vae": ("vae",), "autoencoder": ("autoencoder",),
-                      "conv-autoencoder": ("autoencoder",)}
+                      "conv-autoencoder": ("autoencoder",),
+                      "cyclegan-generator": ("cyclegan",), "ddpm-unet": ("diffusion",)}
 
 
 def check_pair(model_name: str, ds: Any, data_name: str) -> None:
