@@ -147,6 +147,10 @@ SMALL = {
     # VAE (N8, N9): images -> (logits, mu, logvar); logits from z = mu + sigma*eps (eval: mu)
     "vae": ({"image_shape": (1, 6, 6), "hidden": (8,), "latent_dim": 3},
             _images(4, side=6), (4, 1, 6, 6)),
+    # DDPM (N9): (x_t (B, 1, S, S), steps t (B,)) -> predicted noise of x_t's shape
+    "ddpm-unet": ({"image_size": 8, "channels": (4, 8), "time_dim": 8, "groups": 2},
+                  lambda g: (torch.randn(3, 1, 8, 8, generator=g), torch.tensor([1, 50, 999])),
+                  (3, 1, 8, 8)),
     "cyclegan-generator": ({"width": 3, "blocks": 1}, _images(3), (3, 1, 28, 28)),
     # (rows i (B,), cols j (B,), counts X_ij > 0 (B,)) -> weighted squared error (B,)
     "glove": ({"vocab_size": 12, "dim": 5},

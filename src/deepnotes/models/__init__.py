@@ -58,6 +58,7 @@ TASK_OF = {
     "dcgan-generator": "generation", "dcgan-discriminator": "generation",
     "autoencoder": "representation", "conv-autoencoder": "representation",
     "vae": "generation",
+    "ddpm-unet": "generation",
     "cyclegan-generator": "generation",
 }
 
