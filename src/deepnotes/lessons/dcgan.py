@@ -141,7 +141,7 @@ def run(cfg: Config, out_dir: Path) -> LessonResult:
                         f"{key}_class_spread": row["class_spread"],
                         f"{key}_inception_score": row["inception_score"]})
     # figures: final sample grids side by side, FID during training, losses
-    fig, axes = subplots(1, len(cfg.methods), figsize=(3.2 * len(cfg.methods), 3.6),
+    fig, axes = subplots(1, len(cfg.methods), figsize=(3.2 * len(cfg.methods), 4.0),
                          squeeze=False)
     from deepnotes.figures import tile_images
 
