@@ -313,3 +313,25 @@ def test_additive_attention_matches_d2l_formulation():
 def test_docstring_examples():
     result = doctest.testmod(attention_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a14_guided_attention_loss_by_hand():
+    """A14: W = 1 - exp(-(s/S - t/T)² / 2g²), summed over valid cells, per valid target step."""
+    import math
+
+    from deepnotes.functional.attention import guided_attention_loss
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.softmax(torch.randn(2, 3, 4, generator=g, dtype=torch.float64), -1)
+    tl, sl = torch.tensor([3, 2]), torch.tensor([4, 3])
+    want = 0.0
+    for b in range(2):
+        for t in range(int(tl[b])):
+            for s in range(int(sl[b])):
+                pen = 1 - math.exp(-((s / int(sl[b]) - t / int(tl[b])) ** 2) / (2 * 0.3 ** 2))
+                want += float(w[b, t, s]) * float(pen)
+    got = guided_attention_loss(w, tl, sl, g=0.3)
+    assert abs(float(got) - want / 5) < 1e-12
+    w.requires_grad_(True)
+    guided_attention_loss(w, tl, sl).backward()
+    assert w.grad[1, 2].abs().sum() == 0  # padded target step: no gradient

@@ -193,3 +193,30 @@ def test_docstring_examples_run():
     for mod in (module, toy):
         result = doctest.testmod(mod)
         assert result.attempted > 0 and result.failed == 0, mod.__name__
+
+
+def _guided_on(model, data):
+    """The guided-attention loss of ``model``'s attention on the training batches."""
+    from deepnotes.functional.attention import guided_attention_loss
+
+    model.eval()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for src, src_len, tgt, tgt_len in data.batches("train"):
+            model(src, src_len, teacher_forcing_inputs(tgt, data.tgt_vocab.bos))
+            total += float(guided_attention_loss(model.attention_weights, tgt_len, src_len))
+            n += 1
+    return total / n
+
+
+def test_a14_guided_attention_pulls_the_alignment_to_the_diagonal(data):
+    """A14: the same training with a guided-attention term ends with attention much nearer
+    the diagonal; a model without step-by-step attention is refused."""
+    plain, guided = _model(data), _model(data)
+    train_seq2seq(plain, data, epochs=3, lr=0.02, progress=False, seed=0, validate=False)
+    train_seq2seq(guided, data, epochs=3, lr=0.02, progress=False, seed=0, validate=False,
+                  guided_attention=5.0)
+    assert _guided_on(guided, data) < 0.7 * _guided_on(plain, data)
+    with pytest.raises(ConfigError, match="step-by-step attention"):
+        train_seq2seq(_model(data, "seq2seq-rnn"), data, epochs=1, progress=False,
+                      guided_attention=1.0)

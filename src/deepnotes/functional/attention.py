@@ -27,6 +27,7 @@ from deepnotes.functional.dropout import dropout
 from deepnotes.functional.softmax import softmax
 
 __all__ = [
+    "guided_attention_loss",
     "lengths_mask", "causal_mask", "window_mask", "banded_attention", "graph_mask",
     "masked_softmax",
     "additive_scores", "additive_attention", "scaled_dot_product_attention",
@@ -491,3 +492,50 @@ def fused_scaled_dot_product_attention(
     if dead is not None:
         out = out.masked_fill(dead, 0.0)
     return out  # (B, ..., Tq, Dv)
+
+
+def guided_attention_loss(weights: Tensor, tgt_valid_len: Tensor, src_valid_len: Tensor,
+                          g: float = 0.2) -> Tensor:
+    r"""Guided (near-diagonal) attention: a penalty on attention far from a monotonic alignment.
+
+    For a target of :math:`T_b` tokens and a source of :math:`S_b`, output step :math:`t`
+    should look near source position :math:`s \approx t\, S_b / T_b`; the weight
+    :math:`\alpha_{t,s}` pays
+
+    .. math::
+        W_{t,s} = 1 - \exp\Big(-\frac{(s / S_b - t / T_b)^2}{2 g^2}\Big), \qquad
+        L = \frac{1}{\sum_b T_b} \sum_b \sum_{t < T_b} \sum_{s < S_b} \alpha_{t,s} W_{t,s}
+
+    (Tachibana et al., 2018, for text-to-speech; the notes' A14 lists guided attention among the
+    training tips for sequence generation). Each term is in :math:`[0, 1)`: 0 when every step
+    attends on the diagonal, near 1 when it attends far from it. Padded positions are left out.
+
+    Args:
+        weights: attention weights ``(B, T, S)`` (rows sum to 1 over the valid source).
+        tgt_valid_len, src_valid_len: ``(B,)`` real lengths.
+        g: the width of the allowed band, as a fraction of the length. Default ``0.2``.
+
+    Example:
+        >>> eye = torch.eye(4).unsqueeze(0)  # step t attends to position t
+        >>> n = torch.tensor([4])
+        >>> float(guided_attention_loss(eye, n, n)) == 0.0
+        True
+        >>> float(guided_attention_loss(eye.flip(-1), n, n)) > 0.5  # the reverse order
+        True
+
+    Notes: A14 (guided attention).
+    """
+    if weights.dim() != 3:
+        raise ShapeError(f"guided_attention_loss expects weights (B, T, S), got "
+                         f"{tuple(weights.shape)}")
+    if not g > 0:
+        raise ConfigError(f"guided_attention_loss: g must be > 0, got {g!r}")
+    B, T, S = weights.shape
+    tl = tgt_valid_len.to(weights.device).clamp(min=1).to(weights.dtype)[:, None, None]
+    sl = src_valid_len.to(weights.device).clamp(min=1).to(weights.dtype)[:, None, None]
+    t = torch.arange(T, device=weights.device, dtype=weights.dtype)[None, :, None]
+    s = torch.arange(S, device=weights.device, dtype=weights.dtype)[None, None, :]
+    # W_{t,s} = 1 - exp(-(s/S_b - t/T_b)² / 2g²)
+    penalty = 1 - torch.exp(-((s / sl - t / tl) ** 2) / (2 * g * g))  # (B, T, S)
+    keep = (t < tl) & (s < sl)  # (B, T, S): real target steps and source tokens
+    return (weights * penalty * keep).sum() / tl.sum()

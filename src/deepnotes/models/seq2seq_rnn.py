@@ -227,6 +227,7 @@ class Bahdanau(_DecoderBase):
         A = cfg.attention_hiddens or H
         self.attention = AdditiveAttention(key_size=D * H, query_size=H, num_hiddens=A)
         self.attention_weights: Tensor | None = None
+        self.attention_live: Tensor | None = None
 
     def init_state(self, src: Tensor, src_valid_len: Tensor) -> dict[str, Tensor]:
         enc, finals = self.encoder(src, src_valid_len)  # (B, S, D·H), (L, B, D·H)
@@ -250,7 +251,10 @@ class Bahdanau(_DecoderBase):
             out, h = self.rnn(torch.cat([emb[:, t:t + 1], context], dim=-1), h)  # (B, 1, H)
             outs.append(out)
             weights.append(alpha)
-        self.attention_weights = torch.cat(weights, dim=1).detach()  # (B, T, S)
+        alphas = torch.cat(weights, dim=1)  # (B, T, S)
+        self.attention_weights = alphas.detach()
+        # kept with its graph while training, for a loss on the attention (guided attention)
+        self.attention_live = alphas if torch.is_grad_enabled() else None
         logits = self.dense(torch.cat(outs, dim=1))  # (B, T, V)
         return logits, {**state, "h": h.transpose(0, 1)}
 

@@ -44,6 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from deepnotes.errors import CheckpointError, ConfigError
+from deepnotes.functional.attention import guided_attention_loss
 from deepnotes.functional.sequence import fused_masked_cross_entropy
 from deepnotes.metrics import bleu, corpus_bleu
 from deepnotes.text.codec import WordCodec, detokenize
@@ -204,9 +205,10 @@ class _Seq2SeqStep:
     """The Trainer's loss_step: counts target tokens and applies the epoch's sampling prob."""
 
     def __init__(self, bos: int, epochs: int, sampling: ScheduledSampling | None,
-                 label_smoothing: float) -> None:
+                 label_smoothing: float, guided: float = 0.0, guided_width: float = 0.2) -> None:
         self.bos, self.epochs, self.sampling = bos, epochs, sampling
         self.label_smoothing = label_smoothing
+        self.guided, self.guided_width = guided, guided_width
         self.trainer: Any = None
         self.tokens: dict[int, int] = {}
 
@@ -220,6 +222,14 @@ class _Seq2SeqStep:
             self.tokens[epoch] = self.tokens.get(epoch, 0) + int(batch[3].sum())
             p = self.prob(epoch)
         loss = seq2seq_loss(model, batch, self.bos, p, self.sampling, self.label_smoothing)
+        if self.guided and model.training:
+            # + λ · guided attention on the weights of this forward pass (A14)
+            live = getattr(model, "attention_live", None)
+            if live is None:
+                raise ConfigError(f"guided_attention needs a model with step-by-step attention "
+                                  f"weights (bahdanau), not {type(model).__name__}")
+            loss = loss + self.guided * guided_attention_loss(live, batch[3], batch[1],
+                                                              self.guided_width)
         return loss, None, None
 
 
@@ -228,7 +238,8 @@ def train_seq2seq(model: nn.Module, data: Any, epochs: int = 10, lr: float = 0.0
                   device: str = "auto", progress: bool | None = None, seed: int = 0,
                   optimizer: str = "adam", label_smoothing: float = 0.0,
                   out_dir: str | Path | None = None, validate: bool = True,
-                  warmup_steps: int = 0, cosine: bool = False) -> list[dict[str, Any]]:
+                  warmup_steps: int = 0, cosine: bool = False, guided_attention: float = 0.0,
+                  guided_width: float = 0.2) -> list[dict[str, Any]]:
     r"""Train a :class:`Seq2SeqModel` on a :class:`~deepnotes.data.parallel.TranslationData`.
 
     Each step: teacher-forced (or scheduled-sampling) logits, masked cross-entropy over the
@@ -251,6 +262,9 @@ def train_seq2seq(model: nn.Module, data: Any, epochs: int = 10, lr: float = 0.0
         validate: compute the validation loss after each epoch (when the split is not empty).
         warmup_steps: raise the learning rate linearly from 0 over this many steps (O7).
         cosine: then decay it to 0 along a cosine over the remaining steps (O7).
+        guided_attention: weight λ of :func:`~deepnotes.functional.attention.
+            guided_attention_loss` added to the training loss (A14; a model with step-by-step
+            attention, ``bahdanau``); 0 turns it off. guided_width: its band ``g``.
 
     Returns:
         One row per epoch: ``epoch, train_loss, val_loss, sampling_prob, tokens_per_sec,
@@ -266,7 +280,10 @@ def train_seq2seq(model: nn.Module, data: Any, epochs: int = 10, lr: float = 0.0
                           "src_valid_len, tgt_in), init_state, step); see Seq2SeqModel")
     if isinstance(scheduled_sampling, (int, float)) and not isinstance(scheduled_sampling, bool):
         scheduled_sampling = ScheduledSampling(float(scheduled_sampling))
-    loss_step = _Seq2SeqStep(data.tgt_vocab.bos, epochs, scheduled_sampling, label_smoothing)
+    if guided_attention < 0:
+        raise ConfigError(f"guided_attention must be >= 0, got {guided_attention}")
+    loss_step = _Seq2SeqStep(data.tgt_vocab.bos, epochs, scheduled_sampling, label_smoothing,
+                             guided_attention, guided_width)
     opt = create_optimizer(optimizer, model.parameters(), lr=lr)
     train_batches = data.batches("train")
     total = epochs * len(train_batches)
