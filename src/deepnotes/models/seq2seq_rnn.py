@@ -65,6 +65,7 @@ class Seq2SeqRNNConfig:
 @dataclass
 class BahdanauConfig(Seq2SeqRNNConfig):
     attention_hiddens: int = 0  # width of W_q, W_k in additive attention (0: num_hiddens)
+    copy: bool = False  # pointer-generator: mix copying attended source tokens into P(y) (A14)
 
 
 def _check_config(cfg: Seq2SeqRNNConfig) -> None:
@@ -228,18 +229,38 @@ class Bahdanau(_DecoderBase):
         self.attention = AdditiveAttention(key_size=D * H, query_size=H, num_hiddens=A)
         self.attention_weights: Tensor | None = None
         self.attention_live: Tensor | None = None
+        if cfg.copy:
+            # p_gen = σ(w_c·c_t + w_s·s_t + w_x·e(y_{t-1}) + b)
+            self.p_gen = nn.Linear(D * H + H + cfg.embed_size, 1)
+            # source id -> the target id of the same token (-1: none); see set_copy_map
+            self.register_buffer("copy_map", torch.full((cfg.src_vocab_size,), -1,
+                                                        dtype=torch.long))
+
+    def set_copy_map(self, copy_map: Tensor) -> None:
+        """Which target token copying source token ``i`` writes: ``copy_map[i]`` (-1: none),
+        e.g. from :func:`deepnotes.tasks.translation.copy_map`."""
+        if not self.config.copy:
+            raise ConfigError("set_copy_map needs a bahdanau model built with copy=True")
+        if copy_map.shape != self.copy_map.shape or int(copy_map.max()) >= \
+                self.config.tgt_vocab_size:
+            raise ShapeError(f"copy_map must be ({self.config.src_vocab_size},) of target ids "
+                             f"< {self.config.tgt_vocab_size} or -1, got {tuple(copy_map.shape)}")
+        self.copy_map.copy_(copy_map)
 
     def init_state(self, src: Tensor, src_valid_len: Tensor) -> dict[str, Tensor]:
         enc, finals = self.encoder(src, src_valid_len)  # (B, S, D·H), (L, B, D·H)
         keys = self.attention.W_k(enc)  # (B, S, A): W_k h_t, once per source
-        return {"h": self._initial_hidden(finals), "enc": enc, "keys": keys,
-                "valid_len": src_valid_len.clamp(min=1)}
+        state = {"h": self._initial_hidden(finals), "enc": enc, "keys": keys,
+                 "valid_len": src_valid_len.clamp(min=1)}
+        if self.config.copy:
+            state["copy_ids"] = self.copy_map[src]  # (B, S): target id of each source token
+        return state
 
     def _decode(self, tgt_in: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         emb = self.drop(self.embedding(tgt_in))  # (B, T, E)
         h = state["h"].transpose(0, 1).contiguous()  # (L, B, H)
         w_v = self.attention.w_v.weight.reshape(-1)  # (A,)
-        outs, weights = [], []
+        outs, weights, contexts = [], [], []
         for t in range(tgt_in.shape[1]):
             query = self.attention.W_q(h[-1])  # (B, A): W_q s_{t-1}, the top layer
             # a(s, h_j) = w_v^T tanh(W_q s + W_k h_j)
@@ -251,12 +272,40 @@ class Bahdanau(_DecoderBase):
             out, h = self.rnn(torch.cat([emb[:, t:t + 1], context], dim=-1), h)  # (B, 1, H)
             outs.append(out)
             weights.append(alpha)
+            contexts.append(context)
         alphas = torch.cat(weights, dim=1)  # (B, T, S)
         self.attention_weights = alphas.detach()
         # kept with its graph while training, for a loss on the attention (guided attention)
         self.attention_live = alphas if torch.is_grad_enabled() else None
-        logits = self.dense(torch.cat(outs, dim=1))  # (B, T, V)
+        outs_t = torch.cat(outs, dim=1)  # (B, T, H)
+        logits = self.dense(outs_t)  # (B, T, V)
+        if self.config.copy:
+            logits = self._copy_mix(logits, alphas, torch.cat(contexts, dim=1), outs_t, emb,
+                                    state["copy_ids"])
         return logits, {**state, "h": h.transpose(0, 1)}
+
+    def _copy_mix(self, logits: Tensor, alphas: Tensor, contexts: Tensor, outs: Tensor,
+                  emb: Tensor, copy_ids: Tensor) -> Tensor:
+        r"""The pointer-generator's output as log-probabilities (See et al., 2017):
+
+        .. math::
+            P(w) = \frac{p_{gen} P_{vocab}(w) + (1 - p_{gen}) \sum_{j: m(x_j) = w}
+            \alpha_{t,j}}{p_{gen} + (1 - p_{gen}) \sum_{j: m(x_j) \ne -1} \alpha_{t,j}}
+
+        with :math:`m` the copy map (source tokens without a target twin are not copied; the
+        denominator renormalises, and is 1 when every source token has one). Log-probabilities
+        go through the usual log-softmax unchanged, so losses and decoders need no change.
+        """
+        # p_gen = σ(w·[c_t; s_t; e(y_{t-1})] + b)
+        p = torch.sigmoid(self.p_gen(torch.cat([contexts, outs, emb], dim=-1)))  # (B, T, 1)
+        valid = (copy_ids >= 0)[:, None, :].to(alphas.dtype)  # (B, 1, S)
+        a = alphas * valid  # (B, T, S): attention on copyable tokens
+        # Σ_{j: m(x_j) = w} α_{t,j}, scattered onto the target vocabulary
+        index = copy_ids.clamp(min=0)[:, None, :].expand_as(a)  # (B, T, S)
+        copied = logits.new_zeros(logits.shape).scatter_add(-1, index, a)  # (B, T, V)
+        mixed = p * torch.softmax(logits, dim=-1) + (1 - p) * copied  # (B, T, V)
+        z = p + (1 - p) * a.sum(-1, keepdim=True)  # (B, T, 1)
+        return torch.log(mixed / z)
 
     def forward(self, src: Tensor, src_valid_len: Tensor, tgt_in: Tensor) -> Tensor:
         self._check(src, src_valid_len, tgt_in)

@@ -51,7 +51,7 @@ from deepnotes.text.codec import WordCodec, detokenize
 
 __all__ = [
     "SMALL_TRANSLATOR", "ScheduledSampling", "Seq2SeqModel", "TranslatorSettings", "bleu_rows",
-    "check_sources",
+    "check_sources", "copy_map",
     "copy_baseline_bleu", "decode", "detokenize", "encode_sentences", "evaluate_bleu",
     "load_seq2seq", "load_translation_corpus", "sample_rows", "save_seq2seq", "save_translator",
     "scheduled_sampling_log_probs", "seq2seq_info", "seq2seq_loss", "teacher_forcing_inputs",
@@ -199,6 +199,26 @@ def seq2seq_loss(model: nn.Module, batch: Sequence[Tensor], bos: int, sampling_p
         scores = model(src, src_len, mixed)  # pass 2
     # log_softmax of log-probabilities is a no-op, so both kinds of scores go in as logits
     return fused_masked_cross_entropy(scores, tgt, tgt_len, label_smoothing)
+
+
+def copy_map(src_vocab: Any, tgt_vocab: Any) -> Tensor:
+    """For a copying translator (``bahdanau`` with ``copy=True``): the target id of each source
+    token spelled the same in the target vocabulary, -1 for the rest and for reserved tokens
+    (``<unk>``, ``<pad>`` ...). Names, numbers and loan words are what this lets the decoder
+    copy. Notes: A14 (copy mechanism).
+
+    Example:
+        >>> from deepnotes.text import Vocab
+        >>> src, tgt = Vocab(["isaac", "lived", "in", "gerar"]), Vocab(["isaac", "vivió", "en"])
+        >>> m = copy_map(src, tgt)
+        >>> tgt.idx_to_token[int(m[src.token_to_idx["isaac"]])], int(m[src.token_to_idx["in"]])
+        ('isaac', -1)
+    """
+    out = torch.full((len(src_vocab),), -1, dtype=torch.long)
+    for i, token in enumerate(src_vocab.idx_to_token):
+        if token not in src_vocab.reserved and token in tgt_vocab.token_to_idx:
+            out[i] = tgt_vocab.token_to_idx[token]
+    return out
 
 
 class _Seq2SeqStep:
