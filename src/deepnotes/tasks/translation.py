@@ -537,6 +537,7 @@ class TranslatorSettings:
     lr: float = 0.003  # Adam learning rate
     clip: float = 1.0  # max gradient norm
     scheduled_sampling: float = 0.0  # > 0: feed own predictions, up to this probability (A14)
+    guided_attention: float = 0.0  # > 0: weight of the guided-attention loss (bahdanau, A14)
     device: str = "auto"  # cpu | cuda | auto
     progress: bool | None = None  # progress bar (None: only on a terminal)
     seed: int = 0  # controls initialisation, dropout and shuffling
@@ -629,12 +630,15 @@ def train_translator(model_name: str, cfg: Any, out_dir: Path, data: Any = None,
                    tgt_vocab_size=len(data.tgt_vocab), embed_size=cfg.embed_size,
                    num_hiddens=cfg.num_hiddens, num_layers=cfg.num_layers,
                    dropout=cfg.dropout, bidirectional=cfg.bidirectional, **model_extra)
+    if model_extra.get("copy"):  # a copying translator copies tokens both sides spell alike
+        model.set_copy_map(copy_map(data.src_vocab, data.tgt_vocab))
     untrained = bleu_rows(model, data, [("greedy", 1, 0.0)])[0]["test_bleu"]
     sampling = (ScheduledSampling(cfg.scheduled_sampling) if cfg.scheduled_sampling > 0 else None)
     t0 = time.perf_counter()
     history = train_seq2seq(model, data, epochs=cfg.epochs, lr=cfg.lr, clip=cfg.clip,
                             scheduled_sampling=sampling, device=cfg.device,
-                            progress=cfg.progress, seed=cfg.seed)
+                            progress=cfg.progress, seed=cfg.seed,
+                            guided_attention=getattr(cfg, "guided_attention", 0.0))
     seconds = time.perf_counter() - t0
     model.cpu()
     return {"model": model, "data": data, "history": history, "train_seconds": seconds,
