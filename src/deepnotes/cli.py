@@ -470,7 +470,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_notebook(args: argparse.Namespace) -> int:
     from deepnotes import lessons
     from deepnotes.concepts import cited_in_code
-    from deepnotes.report.notebook import write_notebook
+    from deepnotes.lessons.notebook import write_notebook
 
     if bool(args.lesson) == bool(args.all):
         raise DeepnotesError("name one lesson (deepnotes notebook mlp) or give --all for every "

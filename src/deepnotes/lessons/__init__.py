@@ -22,7 +22,7 @@ LESSONS = Registry("lesson")
 
 # Every module in this package that defines NAME is a lesson (NAME, SUMMARY, CONCEPTS, Config,
 # run); adding a lesson means adding a file. base/common and _private modules are plumbing.
-_PLUMBING = {"base", "common"}
+_PLUMBING = {"base", "common", "notebook"}
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _info.name in _PLUMBING or _info.name.startswith("_"):

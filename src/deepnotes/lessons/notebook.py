@@ -423,7 +423,7 @@ def build_notebook(lesson: Any, *, index: dict[str, set[tuple[str, str]]] | None
     add("markdown", "\n".join(parts))
 
     add("code", "from pathlib import Path\n\nfrom deepnotes import lessons\n"
-                "from deepnotes.report.notebook import show, start\n\n"
+                "from deepnotes.lessons.notebook import show, start\n\n"
                 f"lesson = lessons.get({lesson.name!r})")
 
     rows = config_fields(lesson.config_class)

@@ -12,7 +12,7 @@ import pytest
 
 from deepnotes import lessons
 from deepnotes.concepts import cited_in_code
-from deepnotes.report.notebook import (build_notebook, concept_sources, config_fields,
+from deepnotes.lessons.notebook import (build_notebook, concept_sources, config_fields,
                                        split_run, write_notebook)
 
 nbformat = pytest.importorskip("nbformat")
@@ -163,8 +163,8 @@ def test_executed_notebook_reproduces_the_cli_quick_run(tmp_path, lesson):
 def test_docstring_formulas_become_notebook_maths():
     import doctest
 
-    import deepnotes.report.notebook as mod
-    from deepnotes.report.notebook import rst_to_markdown
+    import deepnotes.lessons.notebook as mod
+    from deepnotes.lessons.notebook import rst_to_markdown
 
     assert doctest.testmod(mod).failed == 0
     md = rst_to_markdown("SGD.\n\n.. math::\n    b_t &= \\mu b_{t-1} + g_t \\\\\n"
